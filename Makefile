@@ -1,0 +1,54 @@
+# face-login: `make run` starts the service, `make test` runs the whole test suite.
+# Both create the virtualenv in .venv and install the pinned requirements on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: run test lint bench browser-deps docker clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(BIN)/gunicorn -c gunicorn.conf.py "app:create_app()"
+
+# Chromium, ChromeDriver and ffmpeg for the browser test (Debian packages; needs root).
+browser-deps:
+	@if command -v chromium >/dev/null && command -v ffmpeg >/dev/null; then \
+		echo "browser-deps: chromium and ffmpeg present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver ffmpeg >/dev/null; \
+	else \
+		echo "browser-deps: install chromium and ffmpeg (apt-get install chromium ffmpeg)"; \
+	fi
+
+test: $(VENV)/.dev browser-deps
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(VENV)/.runtime
+	$(BIN)/python -m face_engine bench
+	$(BIN)/python -m face_engine index-bench --n 100000
+
+docker:
+	docker build -t face-login .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""Errors with meaning. The web layer maps each class to an HTTP status once."""
+
+from __future__ import annotations
+
+
+class FaceEngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    code = "face_engine_error"
+    message = "face engine error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.message
+        super().__init__(self.detail)
+
+
+class ImageDecodeError(FaceEngineError):
+    code = "bad_image"
+    message = "the data is not an image that can be decoded"
+
+
+class NoFaceFound(FaceEngineError):
+    code = "no_face"
+    message = "no face was found in the image"
+
+
+class MultipleFaces(FaceEngineError):
+    code = "multiple_faces"
+    message = "more than one face of similar size is in the image"
+
+
+class UnknownUser(FaceEngineError):
+    code = "unknown_user"
+    message = "no such user"
+
+
+class UsernameTaken(FaceEngineError):
+    code = "username_taken"
+    message = "that username is already registered"
+
+
+class InvalidUsername(FaceEngineError):
+    code = "invalid_username"
+    message = "usernames are 1 to 64 characters: letters, digits, '.', '_' or '-'"
+
+
+class FaceAlreadyRegistered(FaceEngineError):
+    code = "face_already_registered"
+    message = "this face already belongs to an account"
+
+
+class IndexUnavailable(FaceEngineError):
+    code = "index_unavailable"
+    message = "the face index is not available"

@@ -1,0 +1,29 @@
+"""Shared fixtures: where the real photos are, and the rule that CI never skips them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FACE_DATA = Path(os.environ.get("FACE_TEST_DATA", ROOT.parent / "shared" / "faces")).resolve()
+
+
+@pytest.fixture(scope="session")
+def face_data() -> Path:
+    """The folder of real photos (``FACE_TEST_DATA``); skip outside CI when it is absent."""
+    if not (FACE_DATA / "pairs.csv").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"FACE_TEST_DATA not found at {FACE_DATA}; CI must not skip real-photo tests")
+        pytest.skip(f"real photos not found at {FACE_DATA} (set FACE_TEST_DATA)")
+    return FACE_DATA
+
+
+@pytest.fixture(scope="session")
+def settings():
+    """Shipped settings with no environment overrides."""
+    from face_engine.config import load_settings
+
+    return load_settings(ROOT / "config.ini", {})
