@@ -25,13 +25,25 @@ def emit(obj: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from face_engine.cli import engine_commands, index_commands
+    from face_engine.cli import (
+        bench_commands,
+        detect_commands,
+        engine_commands,
+        index_bench_commands,
+        index_commands,
+    )
 
     parser = argparse.ArgumentParser(prog="python -m face_engine", description=__doc__)
     parser.add_argument("--config", type=Path, help="config.ini to read (default: the shipped one)")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    engine_commands.register(subparsers)
-    index_commands.register(subparsers)
+    for module in (
+        detect_commands,
+        engine_commands,
+        bench_commands,
+        index_commands,
+        index_bench_commands,
+    ):
+        module.register(subparsers)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Engine commands: detect, compare, evaluate, bench (issue 2)."""
+"""Embedding commands: compare, evaluate (issue 2)."""
 
 from __future__ import annotations
 
@@ -6,4 +6,4 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the engine's commands to ``subparsers``."""
+    """Add this module's commands to ``subparsers``."""

