@@ -15,6 +15,7 @@ from face_engine.errors import (
     UnknownUser,
     UsernameTaken,
 )
+from face_engine.pipeline import FaceEngine
 from face_engine.types import BGRImage, Embedding, Face
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Embedding",
     "Face",
     "FaceAlreadyRegistered",
+    "FaceEngine",
     "FaceEngineError",
     "ImageDecodeError",
     "IndexUnavailable",

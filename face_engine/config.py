@@ -56,7 +56,10 @@ class AlignmentConfig:
 
     method: str = "similarity"
     image_size: int = 160
-    margin: float = 0.0
+    margin: float = 0.1
+    # Sideways stretch of the similarity-aligned face; MTCNN boxes' height / width (training
+    # crops were resized from such boxes to squares). 1.0 is a plain similarity transform.
+    stretch: float = 1.36
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ class EmbedderConfig:
 class EngineConfig:
     """Decisions on top of the stages: match threshold and the dominant-face rule."""
 
-    threshold: float = 0.9
+    threshold: float = 0.85
     multiple_faces_ratio: float = 0.6
 
 

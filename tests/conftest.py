@@ -16,7 +16,9 @@ def face_data() -> Path:
     """The folder of real photos (``FACE_TEST_DATA``); skip outside CI when it is absent."""
     if not (FACE_DATA / "pairs.csv").exists():
         if os.environ.get("CI"):
-            pytest.fail(f"FACE_TEST_DATA not found at {FACE_DATA}; CI must not skip real-photo tests")
+            pytest.fail(
+                f"FACE_TEST_DATA not found at {FACE_DATA}; CI must not skip real-photo tests"
+            )
         pytest.skip(f"real photos not found at {FACE_DATA} (set FACE_TEST_DATA)")
     return FACE_DATA
 
@@ -27,3 +29,21 @@ def settings():
     from face_engine.config import load_settings
 
     return load_settings(ROOT / "config.ini", {})
+
+
+@pytest.fixture(scope="session")
+def engine(settings):
+    """The real FaceEngine (MTCNN + FaceNet) on the shipped settings, loaded once per session."""
+    from face_engine.pipeline import FaceEngine
+
+    return FaceEngine(settings)
+
+
+@pytest.fixture(scope="session")
+def photo(face_data):
+    """Bytes of a photo under FACE_TEST_DATA, e.g. ``photo("people/barack_obama/1.jpg")``."""
+
+    def read(relative: str) -> bytes:
+        return (face_data / relative).read_bytes()
+
+    return read

