@@ -47,7 +47,7 @@ class DetectorConfig:
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     scale_factor: float = 0.709
     max_side: int = 640
-    threads: int = 1
+    threads: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class EmbedderConfig:
     """FaceNet knobs."""
 
     flip: bool = False
-    threads: int = 1
+    threads: int = 2
 
 
 @dataclass(frozen=True, slots=True)

