@@ -15,7 +15,9 @@ from face_engine.errors import (
     UnknownUser,
     UsernameTaken,
 )
+from face_engine.index import FaceIndex, IndexManifest, Match, Neighbor, open_store_and_index
 from face_engine.pipeline import FaceEngine
+from face_engine.storage import FaceRecord, FaceStore, User
 from face_engine.types import BGRImage, Embedding, Face
 
 __all__ = [
@@ -24,6 +26,14 @@ __all__ = [
     "Face",
     "FaceAlreadyRegistered",
     "FaceEngine",
+    "FaceIndex",
+    "FaceRecord",
+    "FaceStore",
+    "IndexManifest",
+    "Match",
+    "Neighbor",
+    "User",
+    "open_store_and_index",
     "FaceEngineError",
     "ImageDecodeError",
     "IndexUnavailable",

@@ -93,6 +93,15 @@ class IndexConfig:
     backend: str = "annoy"
     n_trees: int = 50
     search_k: int = -1
+    # Annoy over a PCA projection to this many dimensions, re-ranked exactly (0: plain Annoy).
+    projection_dims: int = 64
+    candidates: int = 100
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 100
+    hnsw_ef: int = 64
+    # Faces added since the last build are searched exactly; beyond this many, a rebuild is
+    # started in the background.
+    max_fresh: int = 20000
     ambiguity_margin: float = 0.05
 
 

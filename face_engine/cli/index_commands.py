@@ -3,7 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
+
+from face_engine.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this module's commands to ``subparsers``."""
+    """Add ``rebuild-index`` to ``subparsers``."""
+    rebuild = subparsers.add_parser(
+        "rebuild-index", help="build a new index version from LMDB and switch to it"
+    )
+    rebuild.set_defaults(func=run_rebuild)
+
+
+def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from face_engine.cli import emit
+    from face_engine.index import open_store_and_index
+
+    store, index = open_store_and_index(settings)
+    try:
+        manifest = index.rebuild()
+    finally:
+        store.close()
+    emit({"data_dir": str(settings.data.dir), **asdict(manifest)})
+    return 0

@@ -1,0 +1,305 @@
+"""FaceIndex: nearest users to a face vector, from an ANN index derived from the LMDB store.
+
+On disk, under ``index_dir``::
+
+    versions/v000007/   ann files (face_engine/ann.py), face_ids.npy, user_ids.npy, manifest.json
+    current -> versions/v000007   (a symlink, switched atomically with os.replace)
+    rebuild.lock                  (fcntl lock: one rebuild at a time, across processes)
+
+A rebuild reads one LMDB snapshot, builds into ``versions/.tmp-*``, fsyncs, renames the folder
+to its version and swaps ``current``; searches never take the lock, so a rebuild never blocks a
+login, and a rebuild killed half-way leaves ``current`` (the previous index) in service. Every
+search checks where ``current`` points (one readlink) and reloads when it moved, so every
+gunicorn worker picks up a new version without a restart. Faces newer than the index (face id
+above the manifest's ``max_face_id``) are searched exactly and merged in, so a new user can log
+in at once; every candidate is checked against LMDB, so deleted faces are never returned.
+
+Metric: Euclidean distance between unit vectors = Annoy's angular distance sqrt(2 (1 - cos)),
+so the engine's threshold applies to index distances unchanged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from face_engine.ann import AnnSearcher, build_ann, open_ann
+from face_engine.config import IndexConfig, Settings
+from face_engine.errors import UnknownUser
+from face_engine.storage import FaceStore
+from face_engine.types import Embedding
+
+log = logging.getLogger(__name__)
+METRIC = "angular (= Euclidean on unit vectors)"
+KEEP_VERSIONS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbor:
+    user_id: int
+    face_id: int
+    distance: float
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    user_id: int
+    username: str
+    distance: float
+
+
+@dataclass(frozen=True, slots=True)
+class IndexManifest:
+    version: int
+    faces: int
+    max_face_id: int
+    built_at: float
+    seconds: float
+    metric: str
+    backend: str
+    n_trees: int
+    projection_dims: int
+
+
+@dataclass
+class _Loaded:
+    target: str
+    manifest: IndexManifest
+    searcher: AnnSearcher
+    face_ids: np.ndarray
+
+
+@dataclass
+class _Fresh:
+    generation: int
+    after: int
+    face_ids: np.ndarray
+    user_ids: np.ndarray
+    vectors: np.ndarray
+
+
+class FaceIndex:
+    """Search over the store's faces; one instance per process, safe across threads."""
+
+    def __init__(
+        self, store: FaceStore, index_dir: Path, config: IndexConfig, threshold: float
+    ) -> None:
+        self.store = store
+        self.dir = Path(index_dir)
+        self.config = config
+        self.threshold = threshold
+        self._loaded: _Loaded | None = None
+        self._fresh: _Fresh | None = None
+        self._lock = threading.Lock()
+        self._background: threading.Thread | None = None
+
+    # -- queries -------------------------------------------------------------------------
+
+    def search(self, vector: Embedding, k: int = 5) -> list[Neighbor]:
+        """The ``k`` nearest users, each with their nearest face, nearest first."""
+        vector = np.asarray(vector, np.float32).reshape(-1)
+        loaded = self._current()
+        after = loaded.manifest.max_face_id if loaded else 0
+        candidates: dict[int, float] = {}
+        if loaded is not None and loaded.manifest.faces:
+            rows, dists = loaded.searcher.search(vector, max(4 * k, 20))
+            for row, dist in zip(rows, dists, strict=True):
+                face_id = int(loaded.face_ids[row])
+                candidates[face_id] = min(float(dist), candidates.get(face_id, 9.0))
+        fresh = self._fresh_faces(after)
+        if len(fresh.face_ids):
+            dists = np.linalg.norm(fresh.vectors - vector, axis=1)
+            for face_id, dist in zip(fresh.face_ids, dists, strict=True):
+                candidates[int(face_id)] = float(dist)
+        owners = self.store.face_owners(list(candidates))  # deleted faces drop out here
+        best: dict[int, Neighbor] = {}
+        for face_id, user_id in owners.items():
+            dist = candidates[face_id]
+            if user_id not in best or dist < best[user_id].distance:
+                best[user_id] = Neighbor(user_id, face_id, dist)
+        return sorted(best.values(), key=lambda n: n.distance)[:k]
+
+    def identify(self, vector: Embedding) -> Match | None:
+        """The nearest user if within the threshold and not ambiguous, else None.
+
+        Ambiguous: a different user is within ``ambiguity_margin`` of the best distance.
+        """
+        neighbors = self.search(vector, k=2)
+        if not neighbors or neighbors[0].distance >= self.threshold:
+            return None
+        if (
+            len(neighbors) > 1
+            and neighbors[1].distance - neighbors[0].distance < self.config.ambiguity_margin
+        ):
+            return None
+        return self._match(neighbors[0].user_id, neighbors[0].distance)
+
+    def verify(self, user_id: int, vector: Embedding) -> Match | None:
+        """1:1: the user if one of their own faces is within the threshold, else None."""
+        faces = self.store.faces_of(user_id)
+        if not faces:
+            return None
+        matrix = np.stack([f.embedding for f in faces])
+        distance = float(np.linalg.norm(matrix - np.asarray(vector, np.float32), axis=1).min())
+        return self._match(user_id, distance) if distance < self.threshold else None
+
+    def _match(self, user_id: int, distance: float) -> Match | None:
+        try:
+            user = self.store.get_user(user_id)
+        except UnknownUser:
+            return None
+        return Match(user.id, user.username, distance)
+
+    def manifest(self) -> IndexManifest | None:
+        loaded = self._current()
+        return loaded.manifest if loaded else None
+
+    def fresh_count(self) -> int:
+        """Faces not yet in the built index (searched exactly)."""
+        loaded = self._current()
+        return len(self._fresh_faces(loaded.manifest.max_face_id if loaded else 0).face_ids)
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _current(self) -> _Loaded | None:
+        """The index ``current`` points to, reloaded when it moved; rebuilt when unreadable."""
+        link = self.dir / "current"
+        try:
+            target = os.readlink(link)
+        except FileNotFoundError:
+            target = None
+        except OSError:
+            target = "unreadable"
+        loaded = self._loaded
+        if loaded is not None and loaded.target == target:
+            return loaded
+        with self._lock:
+            if self._loaded is not None and self._loaded.target == target:
+                return self._loaded
+            if target is None and self.store.counts()[1] == 0:
+                return None  # nothing built and nothing to build: fresh faces cover it
+            try:
+                if target is None:
+                    raise FileNotFoundError(f"no index at {link}")
+                self._loaded = self._load(target)
+            except (OSError, ValueError, KeyError, RuntimeError) as e:
+                log.warning("index unusable (%s); rebuilding from LMDB", e)
+                self._rebuild_locked()
+                self._loaded = self._load(os.readlink(link))
+            return self._loaded
+
+    def _load(self, target: str) -> _Loaded:
+        folder = self.dir / target
+        manifest = IndexManifest(**json.loads((folder / "manifest.json").read_text()))
+        face_ids = np.load(folder / "face_ids.npy", mmap_mode="r")
+        if len(face_ids) != manifest.faces:
+            raise ValueError(f"{folder}: {len(face_ids)} ids for {manifest.faces} faces")
+        searcher = open_ann(folder, self.config)
+        return _Loaded(target, manifest, searcher, face_ids)
+
+    def _fresh_faces(self, after: int) -> _Fresh:
+        generation = self.store.generation()
+        fresh = self._fresh
+        if fresh is not None and fresh.generation == generation and fresh.after == after:
+            return fresh
+        face_ids, user_ids, vectors, generation = self.store.snapshot(after)
+        fresh = _Fresh(generation, after, face_ids, user_ids, vectors)
+        self._fresh = fresh
+        if len(face_ids) > self.config.max_fresh:
+            self._rebuild_in_background()
+        return fresh
+
+    # -- building ------------------------------------------------------------------------
+
+    def rebuild(self) -> IndexManifest:
+        """Build a new version from LMDB and switch to it; waits for a running rebuild."""
+        with self._lock:
+            return self._rebuild_locked()
+
+    def _rebuild_in_background(self) -> None:
+        if self._background is not None and self._background.is_alive():
+            return
+        self._background = threading.Thread(target=self.rebuild, name="index-rebuild", daemon=True)
+        self._background.start()
+
+    def _rebuild_locked(self) -> IndexManifest:
+        versions = self.dir / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "rebuild.lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            for stale in versions.glob(".tmp-*"):  # left by a rebuild that was killed
+                shutil.rmtree(stale, ignore_errors=True)
+            started = time.time()
+            face_ids, user_ids, vectors, _ = self.store.snapshot()
+            version = self.store.meta_int("index_version") + 1
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
+            build_ann(vectors, tmp, self.config)
+            np.save(tmp / "face_ids.npy", face_ids)
+            np.save(tmp / "user_ids.npy", user_ids)
+            manifest = IndexManifest(
+                version=version,
+                faces=int(len(face_ids)),
+                max_face_id=int(face_ids.max()) if len(face_ids) else 0,
+                built_at=time.time(),
+                seconds=round(time.time() - started, 3),
+                metric=METRIC,
+                backend=self.config.backend,
+                n_trees=self.config.n_trees,
+                projection_dims=self.config.projection_dims,
+            )
+            (tmp / "manifest.json").write_text(json.dumps(asdict(manifest)))
+            _fsync_tree(tmp)
+            final = versions / f"v{version:06d}"
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+            link_tmp = self.dir / f".current-{os.getpid()}"
+            if link_tmp.is_symlink():
+                link_tmp.unlink()
+            os.symlink(f"versions/{final.name}", link_tmp)
+            os.replace(link_tmp, self.dir / "current")
+            _fsync_dir(self.dir)
+            self.store.set_meta_int("index_version", version)
+            self._prune(versions, final.name)
+        return manifest
+
+    @staticmethod
+    def _prune(versions: Path, keep: str) -> None:
+        """Remove old versions; processes still using one keep their memory maps (Linux keeps
+        unlinked files alive while mapped) and reload on their next search."""
+        names = sorted(p.name for p in versions.glob("v*"))
+        for name in names[:-KEEP_VERSIONS]:
+            if name != keep:
+                shutil.rmtree(versions / name, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_store_and_index(settings: Settings) -> tuple[FaceStore, FaceIndex]:
+    """The store under ``<data>/lmdb`` and its index under ``<data>/index``."""
+    store = FaceStore(settings.data.dir / "lmdb", settings.store)
+    index = FaceIndex(store, settings.data.dir / "index", settings.index, settings.engine.threshold)
+    return store, index

@@ -1,0 +1,388 @@
+"""FaceStore: users and face vectors in LMDB, the source of truth.
+
+Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order):
+- ``users``: user id -> JSON {username, created, status, last_login}
+- ``usernames``: casefolded username (UTF-8) -> user id (unique, case-insensitive)
+- ``faces``: face id -> user id, created, detection score (``<qdd``) + 512 float32 (raw bytes)
+- ``user_faces``: user id -> face id (dupsort: one entry per face)
+- ``meta``: schema version, id counters, ``generation`` (bumped by every write, so readers
+  notice changes cheaply) and ``index_version``.
+
+Every write is one transaction: registering a user with several faces is all or nothing. When
+the map is full it is doubled and the transaction retried. The environment is opened lazily in
+each process (LMDB environments must not cross a fork), so gunicorn workers each have their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import lmdb
+import numpy as np
+
+from face_engine.config import StoreConfig
+from face_engine.errors import InvalidUsername, UnknownUser, UsernameTaken
+from face_engine.types import Embedding
+
+SCHEMA_VERSION = 1
+EMBEDDING_SIZE = 512
+FACE_HEADER = struct.Struct("<qdd")  # user id, created (epoch s), detection score
+USERNAME_PATTERN = re.compile(r"[\w.-]{1,64}")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account. ``created`` and ``last_login`` are epoch seconds."""
+
+    id: int
+    username: str
+    created: float
+    status: str
+    last_login: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FaceRecord:
+    """One stored face vector of a user."""
+
+    id: int
+    user_id: int
+    embedding: Embedding
+    created: float
+    score: float
+
+
+def key(n: int) -> bytes:
+    """An id as an LMDB key: 8 bytes big-endian, so keys sort in id order."""
+    return n.to_bytes(8, "big")
+
+
+def unkey(raw: bytes) -> int:
+    return int.from_bytes(raw, "big")
+
+
+def normalise_username(username: str) -> str:
+    """NFC-normalised, stripped username; InvalidUsername unless 1-64 letters, digits, . _ -."""
+    if not isinstance(username, str):
+        raise InvalidUsername()
+    name = unicodedata.normalize("NFC", username.strip())
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise InvalidUsername()
+    return name
+
+
+def encode_face(user_id: int, vector: Embedding, created: float, score: float) -> bytes:
+    vector = np.asarray(vector, np.float32)
+    if vector.shape != (EMBEDDING_SIZE,) or not np.isfinite(vector).all():
+        raise ValueError(f"a face vector must be {EMBEDDING_SIZE} finite float32 values")
+    return FACE_HEADER.pack(user_id, created, score) + vector.tobytes()
+
+
+def decode_face(face_id: int, raw: bytes) -> FaceRecord:
+    user_id, created, score = FACE_HEADER.unpack_from(raw)
+    vector = np.frombuffer(raw, np.float32, EMBEDDING_SIZE, FACE_HEADER.size).copy()
+    return FaceRecord(face_id, user_id, vector, created, score)
+
+
+class FaceStore:
+    """Accounts and face vectors in an LMDB environment at ``path`` (a folder)."""
+
+    def __init__(self, path: Path, config: StoreConfig) -> None:
+        self.path = Path(path)
+        self.config = config
+        self._env: lmdb.Environment | None = None
+        self._pid = -1
+        self._lock = threading.Lock()
+        self._dbs: dict[str, object] = {}
+
+    # -- environment ---------------------------------------------------------------------
+
+    @property
+    def env(self) -> lmdb.Environment:
+        """This process's environment, opened on first use (and again after a fork)."""
+        if self._env is None or self._pid != os.getpid():
+            with self._lock:
+                if self._env is None or self._pid != os.getpid():
+                    self._open()
+        assert self._env is not None
+        return self._env
+
+    def _open(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        env = lmdb.open(
+            str(self.path),
+            map_size=self.config.map_size_mb * 1024 * 1024,
+            max_dbs=8,
+            max_readers=self.config.max_readers,
+            subdir=True,
+            lock=True,
+            metasync=True,
+            sync=True,
+        )
+        dbs = {
+            "users": env.open_db(b"users"),
+            "usernames": env.open_db(b"usernames"),
+            "faces": env.open_db(b"faces"),
+            "user_faces": env.open_db(b"user_faces", dupsort=True),
+            "meta": env.open_db(b"meta"),
+        }
+        with env.begin(write=True, db=dbs["meta"]) as txn:
+            found = txn.get(b"schema_version")
+            if found is None:
+                txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
+            elif int(found) != SCHEMA_VERSION:
+                raise RuntimeError(f"store schema {int(found)} is not {SCHEMA_VERSION}")
+        self._env, self._dbs, self._pid = env, dbs, os.getpid()
+
+    def db(self, name: str):
+        self.env  # noqa: B018 - opens the environment (and the named databases) if needed
+        return self._dbs[name]
+
+    def close(self) -> None:
+        if self._env is not None and self._pid == os.getpid():
+            self._env.close()
+        self._env = None
+
+    def write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+        """Run ``fn`` in one write transaction; grow the map and retry when it is full."""
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    result = fn(txn)
+                    self._bump(txn, b"generation")
+                    return result
+            except lmdb.MapFullError:
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)  # another process grew the map: adopt its size
+
+    def read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+        """Run ``fn`` in a read transaction (a consistent snapshot)."""
+        while True:
+            try:
+                with self.env.begin() as txn:
+                    return fn(txn)
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)
+
+    def _bump(self, txn: lmdb.Transaction, name: bytes, by: int = 1) -> int:
+        value = int(txn.get(name, b"0", db=self._dbs["meta"])) + by
+        txn.put(name, str(value).encode(), db=self._dbs["meta"])
+        return value
+
+    def meta_int(self, name: str, txn: lmdb.Transaction | None = None) -> int:
+        if txn is None:
+            return self.read(lambda t: self.meta_int(name, t))
+        return int(txn.get(name.encode(), b"0", db=self.db("meta")))
+
+    def set_meta_int(self, name: str, value: int) -> None:
+        self.write(lambda txn: txn.put(name.encode(), str(value).encode(), db=self._dbs["meta"]))
+
+    def generation(self) -> int:
+        """A number that changes with every write (cheap: one read)."""
+        return self.meta_int("generation")
+
+    # -- users ---------------------------------------------------------------------------
+
+    def create_user(self, username: str, faces: Sequence[tuple[Embedding, float]]) -> User:
+        """Create a user with their faces (vector, detection score) in one transaction."""
+        name = normalise_username(username)
+        now = time.time()
+        encoded = [(np.asarray(v, np.float32), float(s)) for v, s in faces]
+
+        def create(txn: lmdb.Transaction) -> User:
+            folded = name.casefold().encode()
+            if txn.get(folded, db=self._dbs["usernames"]) is not None:
+                raise UsernameTaken(f"the username {name!r} is already registered")
+            user_id = self._bump(txn, b"next_user_id")
+            txn.put(folded, key(user_id), db=self._dbs["usernames"])
+            user = User(user_id, name, now, "active", None)
+            txn.put(key(user_id), _user_json(user), db=self._dbs["users"])
+            for vector, score in encoded:
+                face_id = self._bump(txn, b"next_face_id")
+                txn.put(
+                    key(face_id), encode_face(user_id, vector, now, score), db=self._dbs["faces"]
+                )
+                txn.put(key(user_id), key(face_id), db=self._dbs["user_faces"])
+            return user
+
+        return self.write(create)
+
+    def add_faces(self, user_id: int, faces: Sequence[tuple[Embedding, float]]) -> list[int]:
+        """Add face vectors to an existing user; their new face ids."""
+        now = time.time()
+
+        def add(txn: lmdb.Transaction) -> list[int]:
+            if txn.get(key(user_id), db=self._dbs["users"]) is None:
+                raise UnknownUser()
+            ids = []
+            for vector, score in faces:
+                face_id = self._bump(txn, b"next_face_id")
+                txn.put(
+                    key(face_id), encode_face(user_id, vector, now, score), db=self._dbs["faces"]
+                )
+                txn.put(key(user_id), key(face_id), db=self._dbs["user_faces"])
+                ids.append(face_id)
+            return ids
+
+        return self.write(add)
+
+    def get_user(self, user_id: int) -> User:
+        raw = self.read(lambda txn: txn.get(key(user_id), db=self.db("users")))
+        if raw is None:
+            raise UnknownUser()
+        return _user_from_json(user_id, raw)
+
+    def find_user(self, username: str) -> User:
+        """The user with this username, compared case-insensitively."""
+        try:
+            folded = normalise_username(username).casefold().encode()
+        except InvalidUsername as e:
+            raise UnknownUser() from e
+        raw_id = self.read(lambda txn: txn.get(folded, db=self.db("usernames")))
+        if raw_id is None:
+            raise UnknownUser()
+        return self.get_user(unkey(raw_id))
+
+    def list_users(self) -> list[User]:
+        def collect(txn: lmdb.Transaction) -> list[User]:
+            with txn.cursor(db=self._dbs["users"]) as cursor:
+                return [_user_from_json(unkey(k), v) for k, v in cursor]
+
+        return self.read(collect)
+
+    def delete_user(self, user_id: int) -> None:
+        """Delete the user and all their faces."""
+
+        def delete(txn: lmdb.Transaction) -> None:
+            raw = txn.get(key(user_id), db=self._dbs["users"])
+            if raw is None:
+                raise UnknownUser()
+            user = _user_from_json(user_id, raw)
+            with txn.cursor(db=self._dbs["user_faces"]) as cursor:
+                found = cursor.set_key(key(user_id))
+                face_keys = list(cursor.iternext_dup()) if found else []
+            for face_key in face_keys:
+                txn.delete(face_key, db=self._dbs["faces"])
+            txn.delete(key(user_id), db=self._dbs["user_faces"])
+            txn.delete(user.username.casefold().encode(), db=self._dbs["usernames"])
+            txn.delete(key(user_id), db=self._dbs["users"])
+
+        self.write(delete)
+
+    def record_login(self, user_id: int, when: float) -> None:
+        def record(txn: lmdb.Transaction) -> None:
+            raw = txn.get(key(user_id), db=self._dbs["users"])
+            if raw is None:
+                raise UnknownUser()
+            user = _user_from_json(user_id, raw)
+            updated = User(user.id, user.username, user.created, user.status, when)
+            txn.put(key(user_id), _user_json(updated), db=self._dbs["users"])
+
+        self.write(record)
+
+    # -- faces ---------------------------------------------------------------------------
+
+    def faces_of(self, user_id: int) -> list[FaceRecord]:
+        def collect(txn: lmdb.Transaction) -> list[FaceRecord]:
+            with txn.cursor(db=self._dbs["user_faces"]) as cursor:
+                if not cursor.set_key(key(user_id)):
+                    return []
+                face_keys = list(cursor.iternext_dup())
+            return [
+                decode_face(unkey(k), raw)
+                for k in face_keys
+                if (raw := txn.get(k, db=self._dbs["faces"])) is not None
+            ]
+
+        self.db("faces")
+        return self.read(collect)
+
+    def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
+        """{face id: user id} for those of ``face_ids`` that still exist."""
+
+        def lookup(txn: lmdb.Transaction) -> dict[int, int]:
+            owners = {}
+            for face_id in face_ids:
+                raw = txn.get(key(int(face_id)), db=self._dbs["faces"])
+                if raw is not None:
+                    owners[int(face_id)] = FACE_HEADER.unpack_from(raw)[0]
+            return owners
+
+        self.db("faces")
+        return self.read(lookup)
+
+    def iter_faces(
+        self, after: int = 0, txn: lmdb.Transaction | None = None
+    ) -> Iterator[FaceRecord]:
+        """Faces with id > ``after`` in id order, from one snapshot (``txn`` if given)."""
+        if txn is None:
+            yield from self.read(lambda t: list(self.iter_faces(after, t)))
+            return
+        with txn.cursor(db=self.db("faces")) as cursor:
+            if not cursor.set_range(key(after + 1)):
+                return
+            for k, raw in cursor:
+                yield decode_face(unkey(k), raw)
+
+    def snapshot(self, after: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """All faces with id > ``after`` from one consistent snapshot: (face ids int64,
+        user ids int64, vectors float32 (n, 512), the generation they were read at)."""
+
+        def take(txn: lmdb.Transaction):
+            ids, users, chunks = [], [], []
+            with txn.cursor(db=self._dbs["faces"]) as cursor:
+                if cursor.set_range(key(after + 1)):
+                    for k, raw in cursor:
+                        ids.append(unkey(k))
+                        users.append(FACE_HEADER.unpack_from(raw)[0])
+                        chunks.append(raw[FACE_HEADER.size :])
+            vectors = np.frombuffer(b"".join(chunks), np.float32).reshape(len(ids), EMBEDDING_SIZE)
+            return (
+                np.asarray(ids, np.int64),
+                np.asarray(users, np.int64),
+                vectors,
+                self.meta_int("generation", txn),
+            )
+
+        self.db("faces")
+        return self.read(take)
+
+    def counts(self) -> tuple[int, int]:
+        """(users, faces)."""
+
+        def count(txn: lmdb.Transaction) -> tuple[int, int]:
+            return (
+                txn.stat(self._dbs["users"])["entries"],
+                txn.stat(self._dbs["faces"])["entries"],
+            )
+
+        self.db("faces")
+        return self.read(count)
+
+
+def _user_json(user: User) -> bytes:
+    return json.dumps(
+        {
+            "username": user.username,
+            "created": user.created,
+            "status": user.status,
+            "last_login": user.last_login,
+        }
+    ).encode()
+
+
+def _user_from_json(user_id: int, raw: bytes) -> User:
+    data = json.loads(raw)
+    return User(user_id, data["username"], data["created"], data["status"], data["last_login"])

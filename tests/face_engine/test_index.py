@@ -1,0 +1,226 @@
+"""FaceIndex over a real LMDB store: fresh faces, deletions, rebuilds, crashes, corruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from face_engine.config import IndexConfig, StoreConfig
+from face_engine.index import FaceIndex
+from face_engine.storage import FaceStore
+from face_engine.synthetic import FaceGenerator
+from tests.conftest import ROOT
+
+THRESHOLD = 0.85
+
+
+@pytest.fixture
+def gen():
+    return FaceGenerator(seed=3)
+
+
+def make(tmp_path, config: IndexConfig | None = None):
+    store = FaceStore(tmp_path / "lmdb", StoreConfig())
+    index = FaceIndex(store, tmp_path / "index", config or IndexConfig(), THRESHOLD)
+    return store, index
+
+
+def populate(store, gen, users: int, per_user: int = 3, prefix: str = "user"):
+    centres = gen.centres(users)
+    for i, centre in enumerate(centres):
+        store.create_user(
+            f"{prefix}{i}", [(v, 0.99) for v in gen.samples(np.repeat(centre[None], per_user, 0))]
+        )
+    return centres
+
+
+@pytest.mark.parametrize(
+    "config",
+    [IndexConfig(), IndexConfig(projection_dims=0), IndexConfig(backend="hnsw")],
+    ids=["annoy-projected", "annoy-plain", "hnsw"],
+)
+def test_identify_after_rebuild(tmp_path, gen, config):
+    store, index = make(tmp_path, config)
+    centres = populate(store, gen, 200)
+    manifest = index.rebuild()
+    assert manifest.faces == 600 and manifest.version == 1
+    for i in (0, 57, 199):
+        match = index.identify(gen.samples(centres[i : i + 1])[0])
+        assert match is not None and match.username == f"user{i}"
+        assert match.distance < THRESHOLD
+    assert index.identify(gen.centres(1)[0]) is None  # a stranger
+
+
+def test_face_added_after_build_found_before_rebuild(tmp_path, gen):
+    store, index = make(tmp_path)
+    populate(store, gen, 100)
+    index.rebuild()
+    newcomer = gen.centres(1)
+    store.create_user("newcomer", [(gen.samples(newcomer)[0], 0.99)])
+    match = index.identify(gen.samples(newcomer)[0])
+    assert match is not None and match.username == "newcomer"
+    assert index.fresh_count() == 1
+    index.rebuild()
+    assert index.fresh_count() == 0
+    assert index.identify(gen.samples(newcomer)[0]).username == "newcomer"
+
+
+def test_new_user_found_with_no_index_at_all(tmp_path, gen):
+    store, index = make(tmp_path)
+    assert index.search(gen.centres(1)[0]) == []
+    centre = gen.centres(1)
+    store.create_user("first", [(gen.samples(centre)[0], 0.99)])
+    assert index.identify(gen.samples(centre)[0]).username == "first"
+
+
+def test_deleted_user_never_returned(tmp_path, gen):
+    store, index = make(tmp_path)
+    centres = populate(store, gen, 50)
+    index.rebuild()
+    victim = store.find_user("user7")
+    fresh = store.create_user("fresh", [(gen.samples(centres[8:9])[0], 0.9)])
+    store.delete_user(victim.id)
+    store.delete_user(fresh.id)
+    for _ in range(5):
+        results = index.search(gen.samples(centres[7:8])[0], k=10)
+        assert victim.id not in {n.user_id for n in results}
+        assert fresh.id not in {n.user_id for n in index.search(gen.samples(centres[8:9])[0], k=10)}
+    index.rebuild()
+    assert victim.id not in {n.user_id for n in index.search(gen.samples(centres[7:8])[0], k=10)}
+
+
+def test_ambiguous_match_rejected(tmp_path, gen):
+    store, index = make(tmp_path)
+    centre = gen.centres(1)
+    store.create_user("twin_a", [(gen.samples(centre)[0], 0.9)])
+    store.create_user("twin_b", [(gen.samples(centre)[0], 0.9)])
+    query = gen.samples(centre)[0]
+    near = index.search(query, k=2)
+    assert len(near) == 2
+    loose = FaceIndex(store, tmp_path / "index", IndexConfig(ambiguity_margin=0.0), THRESHOLD)
+    assert loose.identify(query) is not None
+    strict = FaceIndex(store, tmp_path / "index", IndexConfig(ambiguity_margin=1.0), THRESHOLD)
+    assert strict.identify(query) is None
+
+
+def test_verify_one_to_one(tmp_path, gen):
+    store, index = make(tmp_path)
+    centres = populate(store, gen, 10)
+    alice = store.find_user("user3")
+    assert index.verify(alice.id, gen.samples(centres[3:4])[0]).username == "user3"
+    assert index.verify(alice.id, gen.samples(centres[4:5])[0]) is None
+
+
+def test_another_process_notices_new_version(tmp_path, gen):
+    store, index = make(tmp_path)
+    populate(store, gen, 20)
+    index.rebuild()
+    other_store = FaceStore(tmp_path / "lmdb", StoreConfig())
+    other = FaceIndex(other_store, tmp_path / "index", IndexConfig(), THRESHOLD)
+    assert other.manifest().version == 1
+    index.rebuild()
+    assert other.manifest().version == 2
+
+
+def test_missing_index_is_rebuilt(tmp_path, gen):
+    store, index = make(tmp_path)
+    centres = populate(store, gen, 30)
+    index.rebuild()
+    fresh = FaceIndex(store, tmp_path / "index", IndexConfig(), THRESHOLD)
+    os.unlink(tmp_path / "index" / "current")
+    match = fresh.identify(gen.samples(centres[5:6])[0])
+    assert match is not None and match.username == "user5"
+    assert fresh.manifest().version == 2
+
+
+@pytest.mark.parametrize("victim", ["annoy.ann", "manifest.json", "face_ids.npy", "vectors.npy"])
+def test_corrupt_index_is_rebuilt(tmp_path, gen, victim):
+    store, index = make(tmp_path)
+    centres = populate(store, gen, 30)
+    index.rebuild()
+    current = tmp_path / "index" / os.readlink(tmp_path / "index" / "current")
+    (current / victim).write_bytes(b"garbage")
+    fresh = FaceIndex(store, tmp_path / "index", IndexConfig(), THRESHOLD)
+    match = fresh.identify(gen.samples(centres[9:10])[0])
+    assert match is not None and match.username == "user9"
+
+
+def test_many_fresh_faces_start_a_background_rebuild(tmp_path, gen):
+    store, index = make(tmp_path, IndexConfig(max_fresh=50))
+    centres = populate(store, gen, 30)
+    first = index.rebuild()
+    populate(store, gen, 30, prefix="late")
+    assert index.identify(gen.samples(centres[2:3])[0]).username == "user2"
+    index._background.join(timeout=60)
+    assert index.manifest().version == first.version + 1
+    assert index.fresh_count() == 0
+
+
+def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
+    store, index = make(tmp_path)
+    centres = populate(store, gen, 20)
+    old = index.rebuild()
+    store.close()
+    big = FaceStore(tmp_path / "lmdb", StoreConfig())
+    # Enough faces that the subprocess's build takes a few seconds.
+    extra = FaceGenerator(seed=9).faces(150_000).vectors
+    from face_engine.storage import encode_face, key
+
+    def fill(txn):
+        dbs = big._dbs
+        base = big.meta_int("next_face_id", txn)
+        for row, vec in enumerate(extra):
+            txn.put(key(base + row + 1), encode_face(1, vec, 0.0, 0.9), db=dbs["faces"])
+        txn.put(b"next_face_id", str(base + len(extra)).encode(), db=dbs["meta"])
+
+    big.write(fill)
+    big.close()
+    env = {**os.environ, "FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_INDEX_N_TREES": "100"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "face_engine", "rebuild-index"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    versions = tmp_path / "index" / "versions"
+    deadline = time.time() + 120
+    while (
+        time.time() < deadline
+        and not list(versions.glob(".tmp-*/ann.json"))
+        and not list(versions.glob(".tmp-*/annoy.ann"))
+    ):
+        if list(versions.glob(".tmp-*")):
+            time.sleep(0.5)  # the build has started writing its temporary folder
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert os.readlink(tmp_path / "index" / "current") == f"versions/v{old.version:06d}"
+    store = FaceStore(tmp_path / "lmdb", StoreConfig())
+    # max_fresh high: the 150,000 unindexed faces must not start a background rebuild here.
+    survivor = FaceIndex(store, tmp_path / "index", IndexConfig(max_fresh=10**7), THRESHOLD)
+    assert survivor.manifest().version == old.version
+    match = survivor.identify(gen.samples(centres[3:4])[0])
+    assert match is not None and match.username == "user3"
+    done = subprocess.run(
+        [sys.executable, "-m", "face_engine", "rebuild-index"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["faces"] == 60 + 150_000 and out["version"] == old.version + 1
+    assert not list(versions.glob(".tmp-*"))
+    assert survivor.manifest().version == old.version + 1

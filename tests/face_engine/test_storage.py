@@ -1,0 +1,151 @@
+"""FaceStore on a real LMDB in a temp dir: durability, atomicity, concurrency, map growth."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import pytest
+
+from face_engine.config import StoreConfig
+from face_engine.errors import InvalidUsername, UnknownUser, UsernameTaken
+from face_engine.storage import FaceStore
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(512).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
+    yield s
+    s.close()
+
+
+def test_data_survives_close_and_reopen(tmp_path):
+    store = FaceStore(tmp_path / "lmdb", StoreConfig())
+    user = store.create_user("Ada", [(unit(1), 0.99), (unit(2), 0.98)])
+    store.record_login(user.id, 1234.5)
+    store.close()
+    again = FaceStore(tmp_path / "lmdb", StoreConfig())
+    found = again.find_user("ada")
+    assert found.id == user.id and found.username == "Ada" and found.last_login == 1234.5
+    faces = again.faces_of(user.id)
+    assert [f.score for f in faces] == pytest.approx([0.99, 0.98])
+    np.testing.assert_array_equal(faces[0].embedding, unit(1))
+    assert again.counts() == (1, 2)
+    again.close()
+
+
+def test_usernames_unique_case_insensitive(store):
+    store.create_user("Grace", [(unit(1), 0.9)])
+    with pytest.raises(UsernameTaken):
+        store.create_user("GRACE", [(unit(2), 0.9)])
+    assert store.find_user("grace").username == "Grace"
+
+
+@pytest.mark.parametrize("name", ["", " ", "a" * 65, "<script>", "a b", "x\x00y", "robert'); DROP"])
+def test_invalid_usernames(store, name):
+    with pytest.raises(InvalidUsername):
+        store.create_user(name, [(unit(1), 0.9)])
+    assert store.counts() == (0, 0)
+
+
+def test_failure_in_the_middle_of_a_registration_leaves_nothing(store):
+    store.create_user("first", [(unit(1), 0.9)])
+    before = store.counts()
+    bad_vector = np.full(512, np.nan, np.float32)
+    with pytest.raises(ValueError):
+        store.create_user("second", [(unit(2), 0.9), (unit(3), 0.9), (bad_vector, 0.9)])
+    assert store.counts() == before
+    with pytest.raises(UnknownUser):
+        store.find_user("second")
+    # The username is free and the ids continue without a hole being visible to callers.
+    user = store.create_user("second", [(unit(2), 0.9)])
+    assert store.faces_of(user.id)[0].user_id == user.id
+
+
+def test_delete_user_deletes_faces(store):
+    keep = store.create_user("keep", [(unit(1), 0.9)])
+    gone = store.create_user("gone", [(unit(2), 0.9), (unit(3), 0.9)])
+    gone_faces = [f.id for f in store.faces_of(gone.id)]
+    store.delete_user(gone.id)
+    assert store.counts() == (1, 1)
+    assert store.face_owners(gone_faces) == {}
+    assert store.faces_of(gone.id) == []
+    with pytest.raises(UnknownUser):
+        store.get_user(gone.id)
+    with pytest.raises(UnknownUser):
+        store.delete_user(gone.id)
+    assert [u.username for u in store.list_users()] == [keep.username]
+    store.create_user("GONE", [(unit(4), 0.9)])  # the name is free again
+
+
+def test_full_map_grows_instead_of_failing(tmp_path):
+    store = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
+    start = store.env.info()["map_size"]
+    for i in range(300):  # ~2.1 KB per face, 3 faces each: ~2 MB
+        store.create_user(f"user{i}", [(unit(i), 0.9)] * 3)
+    assert store.counts() == (300, 900)
+    assert store.env.info()["map_size"] > start
+    store.close()
+
+
+def _writer(path: str, prefix: str, count: int) -> None:
+    store = FaceStore(path, StoreConfig(map_size_mb=1))
+    for i in range(count):
+        store.create_user(f"{prefix}{i}", [(unit(i), 0.9), (unit(i + 1), 0.9)])
+    store.close()
+
+
+def _reader(path: str, rounds: int, queue) -> None:
+    store = FaceStore(path, StoreConfig(map_size_mb=1))
+    seen = []
+    for _ in range(rounds):
+        users, faces = store.counts()
+        assert faces == 2 * users  # never a half-written registration
+        seen.append(users)
+    store.close()
+    queue.put(seen)
+
+
+def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
+    path = str(tmp_path / "lmdb")
+    FaceStore(path, StoreConfig(map_size_mb=1)).create_user("seed", [(unit(0), 0.9)] * 2)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_writer, args=(path, "a", 150)),
+        ctx.Process(target=_writer, args=(path, "b", 150)),
+        ctx.Process(target=_reader, args=(path, 400, queue)),
+    ]
+    for p in procs:
+        p.start()
+    seen = queue.get(timeout=120)
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    assert seen == sorted(seen)
+    store = FaceStore(path, StoreConfig())
+    assert store.counts() == (301, 602)
+    names = {u.username for u in store.list_users()}
+    assert {f"a{i}" for i in range(150)} <= names and {f"b{i}" for i in range(150)} <= names
+    store.close()
+
+
+def test_generation_moves_with_every_write(store):
+    g0 = store.generation()
+    user = store.create_user("x", [(unit(1), 0.9)])
+    g1 = store.generation()
+    store.record_login(user.id, 1.0)
+    assert g0 < g1 < store.generation()
+
+
+def test_snapshot_after(store):
+    store.create_user("a", [(unit(1), 0.9), (unit(2), 0.9)])
+    store.create_user("b", [(unit(3), 0.9)])
+    ids, users, vectors, _ = store.snapshot(after=1)
+    assert ids.tolist() == [2, 3] and users.tolist() == [1, 2]
+    np.testing.assert_array_equal(vectors[1], unit(3))
