@@ -52,3 +52,13 @@ class FaceAlreadyRegistered(FaceEngineError):
 class IndexUnavailable(FaceEngineError):
     code = "index_unavailable"
     message = "the face index is not available"
+
+
+class NotRecognized(FaceEngineError):
+    code = "not_recognized"
+    message = "the face was not recognised"
+
+
+class FacesDiffer(FaceEngineError):
+    code = "faces_differ"
+    message = "the images do not all show the same person"

@@ -1,0 +1,75 @@
+"""face-login web service: ``create_app()`` is what gunicorn runs (``"app:create_app()"``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Flask:
+    """Build the app: config.ini (FACE_LOGIN_CONFIG) -> environment -> ``test_config``.
+
+    ``env`` replaces ``os.environ`` as the source of overrides (tests pass their own).
+    """
+    from app import api, pages
+    from app.config import load_config
+    from app.errors import register_error_handlers
+    from app.extensions import limiter
+    from app.security import configure_sessions, secret_key
+    from app.services import get_accounts
+
+    env = os.environ if env is None else env
+    settings, config = load_config(env)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=secret_key(config.secret_key, env.get("FLASK_SECRET_KEY"), settings.data.dir),
+        MAX_CONTENT_LENGTH=config.max_content_length,
+        MAX_IMAGES=config.max_images,
+        ADMIN_TOKEN=config.admin_token,
+        LOGIN_RATE_LIMIT=config.login_rate_limit,
+        REGISTER_RATE_LIMIT=config.register_rate_limit,
+        PREVIEW_RATE_LIMIT=config.preview_rate_limit,
+        ADMIN_RATE_LIMIT=config.admin_rate_limit,
+        RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        JSON_SORT_KEYS=False,
+    )
+    configure_sessions(app, config.session_cookie_secure, config.session_hours)
+    app.config.update(test_config or {})
+    if config.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=1)
+    app.extensions["face_login_settings"] = settings
+    limiter.init_app(app)
+    register_error_handlers(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+    @app.get("/healthz")
+    def healthz():
+        stats = get_accounts().stats()
+        return jsonify(
+            {
+                "status": "ok",
+                "users": stats["users"],
+                "faces": stats["faces"],
+                "index_version": stats["index_version"],
+                "worker": os.getpid(),
+            }
+        )
+
+    logging.basicConfig(level=logging.INFO)
+    return app

@@ -1,0 +1,77 @@
+// Admin: counts, index version and age, rebuild, users with delete. Token in sessionStorage.
+"use strict";
+
+(function () {
+  const result = document.getElementById("result");
+  const panel = document.getElementById("panel");
+  const tokenInput = document.getElementById("token");
+  let token = sessionStorage.getItem("adminToken") || "";
+
+  function age(seconds) {
+    if (seconds === null || seconds === undefined) return "never built";
+    if (seconds < 90) return Math.round(seconds) + " s";
+    if (seconds < 5400) return Math.round(seconds / 60) + " min";
+    return Math.round(seconds / 3600) + " h";
+  }
+
+  async function load() {
+    const stats = await api("GET", "/api/admin/stats", { token });
+    if (stats.status !== 200) {
+      panel.hidden = true;
+      say(result, explain(stats.data), "error");
+      if (stats.status === 401 || stats.status === 403) sessionStorage.removeItem("adminToken");
+      return;
+    }
+    panel.hidden = false;
+    say(result, "");
+    const s = stats.data;
+    document.getElementById("users-count").textContent = s.users;
+    document.getElementById("faces-count").textContent = s.faces;
+    document.getElementById("index-version").textContent = s.index_version;
+    document.getElementById("index-age").textContent = age(s.index_age_seconds);
+    document.getElementById("fresh-count").textContent = s.fresh_faces;
+    const users = await api("GET", "/api/admin/users", { token });
+    const tbody = document.getElementById("users");
+    tbody.replaceChildren();
+    for (const u of users.data.users || []) {
+      const tr = document.createElement("tr");
+      for (const text of [u.username, u.faces, when(u.created), when(u.last_login)]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      const td = document.createElement("td");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "danger small";
+      button.textContent = "Delete";
+      button.addEventListener("click", async () => {
+        if (!window.confirm("Delete " + u.username + "?")) return;
+        const res = await api("DELETE", "/api/admin/users/" + encodeURIComponent(u.username), { token });
+        say(result, res.status === 200 ? "Deleted " + u.username + "." : explain(res.data), res.status === 200 ? "ok" : "error");
+        load();
+      });
+      td.appendChild(button);
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    }
+  }
+
+  document.getElementById("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    token = tokenInput.value.trim();
+    sessionStorage.setItem("adminToken", token);
+    load();
+  });
+  document.getElementById("rebuild").addEventListener("click", async () => {
+    say(result, "Rebuilding the index…");
+    const res = await api("POST", "/api/admin/rebuild-index", { token });
+    if (res.status === 200) {
+      say(result, "Index version " + res.data.version + " built: " + res.data.faces + " faces in " + res.data.seconds + " s.", "ok");
+      load();
+    } else {
+      say(result, explain(res.data), "error");
+    }
+  });
+  if (token) { tokenInput.value = token; load(); }
+})();

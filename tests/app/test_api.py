@@ -1,0 +1,280 @@
+"""The JSON API with the Flask test client and the real models on real photos."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.app.conftest import post_form
+
+pytestmark = pytest.mark.integration
+
+OBAMA = ["people/barack_obama/1.jpg", "people/barack_obama/2.jpg", "people/barack_obama/3.jpg"]
+
+
+def test_register_obama_and_log_in_with_a_third_photo(auth, client):
+    r = auth.register("obama", OBAMA[0], OBAMA[1])
+    assert r.status_code == 201, r.json
+    assert r.json["username"] == "obama" and r.json["faces"] == 2
+    r = auth.login(OBAMA[2], client=client)
+    assert r.status_code == 200, r.json
+    assert r.json["ok"] is True and r.json["username"] == "obama"
+    assert 0 <= r.json["distance"] < 0.85
+    me = client.get("/api/me")
+    assert me.status_code == 200 and me.json["username"] == "obama"
+    assert me.json["last_login"] is not None
+
+
+def test_biden_is_not_recognised(auth):
+    auth.register("obama", OBAMA[0], OBAMA[1])
+    r = auth.login("people/joe_biden/1.jpg")
+    assert r.status_code == 401
+    assert r.json == {"ok": False, "error": "not_recognized", "detail": r.json["detail"]}
+
+
+def test_new_user_logs_in_before_any_rebuild(auth, app):
+    auth.register("kate", "people/kate_siegel/1.jpg")
+    assert auth.admin("POST", "/api/admin/rebuild-index").status_code == 200
+    r = auth.register("rose", "people/rose_leslie/1.jpg")
+    assert r.status_code == 201
+    accounts = app.extensions["face_login"]
+    assert accounts.index.fresh_count() == 1
+    r = auth.login("people/rose_leslie/2.jpg")
+    assert r.status_code == 200 and r.json["username"] == "rose"
+
+
+def test_second_account_with_the_same_face_is_refused(auth):
+    assert auth.register("obama", OBAMA[0]).status_code == 201
+    r = auth.register("barack2", OBAMA[2])
+    assert r.status_code == 409 and r.json["error"] == "face_already_registered"
+
+
+def test_username_taken_case_insensitive(auth):
+    assert auth.register("Obama", OBAMA[0]).status_code == 201
+    r = auth.register("OBAMA", "people/joe_biden/1.jpg")
+    assert r.status_code == 409 and r.json["error"] == "username_taken"
+
+
+def test_one_to_one_login_with_username(auth):
+    auth.register("obama", OBAMA[0])
+    auth.register("biden", "people/joe_biden/1.jpg")
+    assert auth.login(OBAMA[2], username="OBAMA").json["username"] == "obama"
+    assert auth.login(OBAMA[2], username="biden").status_code == 401
+    assert auth.login(OBAMA[2], username="nobody").json["error"] == "not_recognized"
+
+
+def test_registration_of_two_different_people_refused(auth):
+    r = auth.register("mixed", OBAMA[0], "people/joe_biden/1.jpg")
+    assert r.status_code == 422 and r.json["error"] == "faces_differ"
+
+
+def test_login_skips_frames_without_a_face(auth, app, photo):
+    auth.register("obama", OBAMA[0])
+    blank = cv2.imencode(".jpg", np.full((480, 640, 3), 90, np.uint8))[1].tobytes()
+    r = post_form(
+        app.test_client(),
+        "/api/login",
+        {"image": [(io.BytesIO(blank), "blank.jpg"), (io.BytesIO(photo(OBAMA[1])), "o.jpg")]},
+    )
+    assert r.status_code == 200 and r.json["username"] == "obama"
+
+
+def blank_jpeg() -> bytes:
+    return cv2.imencode(".jpg", np.full((480, 640, 3), 90, np.uint8))[1].tobytes()
+
+
+@pytest.mark.parametrize(
+    "url,data,status,code",
+    [
+        ("/api/register", {"username": "x"}, 400, "no_image"),
+        ("/api/register", {"image": "FILE:people/barack_obama/1.jpg"}, 400, "invalid_username"),
+        ("/api/register", {"username": "x", "image": "EMPTY"}, 400, "empty_image"),
+        ("/api/register", {"username": "x", "image": "TEXT"}, 422, "bad_image"),
+        ("/api/register", {"username": "x", "image": "TRUNCATED"}, 422, "bad_image"),
+        (
+            "/api/register",
+            {"username": "x", "image": "FILE:group/two_people.jpg"},
+            422,
+            "multiple_faces",
+        ),
+        ("/api/register", {"username": "x", "image": "BLANK"}, 422, "no_face"),
+        (
+            "/api/register",
+            {"username": "<script>alert(1)</script>", "image": "FILE:people/barack_obama/1.jpg"},
+            400,
+            "invalid_username",
+        ),
+        (
+            "/api/register",
+            {"username": "a" * 300, "image": "FILE:people/barack_obama/1.jpg"},
+            400,
+            "invalid_username",
+        ),
+        ("/api/register", {"username": "x", "image": "SIX"}, 400, "too_many_images"),
+        ("/api/login", {}, 400, "no_image"),
+        ("/api/login", {"image": "TEXT"}, 422, "bad_image"),
+        ("/api/login", {"image": "BLANK"}, 422, "no_face"),
+        ("/api/login", {"image": "FILE:group/two_people.jpg"}, 422, "multiple_faces"),
+        ("/api/preview", {"image": "TEXT"}, 422, "bad_image"),
+    ],
+)
+def test_bad_input_gets_its_code(app, photo, url, data, status, code):
+    form = {}
+    for name, value in data.items():
+        if name != "image":
+            form[name] = value
+            continue
+        if value.startswith("FILE:"):
+            form["image"] = [(io.BytesIO(photo(value[5:])), "a.jpg")]
+        elif value == "EMPTY":
+            form["image"] = [(io.BytesIO(b""), "a.jpg")]
+        elif value == "TEXT":
+            form["image"] = [(io.BytesIO(b"hello, I am not a picture"), "a.jpg")]
+        elif value == "TRUNCATED":
+            raw = photo("people/barack_obama/1.jpg")
+            form["image"] = [(io.BytesIO(raw[: len(raw) // 3]), "a.jpg")]
+        elif value == "BLANK":
+            form["image"] = [(io.BytesIO(blank_jpeg()), "a.jpg")]
+        elif value == "SIX":
+            form["image"] = [(io.BytesIO(blank_jpeg()), f"{i}.jpg") for i in range(6)]
+    r = post_form(app.test_client(), url, form)
+    assert r.status_code == status, r.json
+    assert r.is_json and r.json["error"] == code and r.json["detail"]
+    if code == "bad_image" and url == "/api/login":
+        assert r.json["ok"] is False
+
+
+def test_huge_upload_is_413(app):
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    big = io.BytesIO(b"\xff" * (2 * 1024 * 1024))
+    r = post_form(app.test_client(), "/api/login", {"image": [(big, "big.jpg")]})
+    assert r.status_code == 413 and r.json["error"] == "too_large"
+
+
+def test_json_errors_for_unknown_routes_and_methods(client):
+    assert client.get("/api/nope").json["error"] == "not_found"
+    assert client.get("/api/login").status_code == 405
+    assert client.get("/api/login").json["error"] == "method_not_allowed"
+
+
+def test_admin_endpoints_refuse_missing_and_wrong_tokens(auth):
+    for method, url in [
+        ("POST", "/api/admin/rebuild-index"),
+        ("GET", "/api/admin/users"),
+        ("GET", "/api/admin/stats"),
+        ("DELETE", "/api/admin/users/obama"),
+    ]:
+        missing = auth.admin(method, url, token=None)
+        assert missing.status_code == 401 and missing.json["error"] == "admin_token_required"
+        wrong = auth.admin(method, url, token="nope")
+        assert wrong.status_code == 403 and wrong.json["error"] == "admin_token_invalid"
+
+
+def test_admin_rebuild_users_and_delete(auth):
+    auth.register("obama", OBAMA[0], OBAMA[1])
+    auth.register("biden", "people/joe_biden/1.jpg")
+    r = auth.admin("POST", "/api/admin/rebuild-index")
+    assert r.status_code == 200 and r.json["faces"] == 3 and r.json["version"] >= 1
+    assert r.json["seconds"] >= 0
+    users = auth.admin("GET", "/api/admin/users").json["users"]
+    assert {u["username"]: u["faces"] for u in users} == {"obama": 2, "biden": 1}
+    assert auth.admin("DELETE", "/api/admin/users/OBAMA").status_code == 200
+    assert auth.admin("DELETE", "/api/admin/users/obama").status_code == 404
+    assert auth.login(OBAMA[2]).status_code == 401  # deleted before any rebuild
+    stats = auth.admin("GET", "/api/admin/stats").json
+    assert stats["users"] == 1 and stats["faces"] == 1
+
+
+def test_admin_disabled_without_a_token(tmp_path, engine):
+    from app import create_app
+
+    app = create_app(
+        {"TESTING": True, "FACE_ENGINE": engine}, env={"FACE_LOGIN_DATA": str(tmp_path)}
+    )
+    r = app.test_client().get("/api/admin/users", headers={"Authorization": "Bearer x"})
+    assert r.status_code == 403 and r.json["error"] == "admin_disabled"
+
+
+def csrf_of(client) -> str:
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def test_csrf_required_when_the_session_cookie_is_sent(auth, app):
+    auth.register("obama", OBAMA[0])
+    browser = app.test_client()
+    token = csrf_of(browser)  # the page visit sets the session cookie
+    files = auth.files(OBAMA[1])
+    r = post_form(browser, "/api/login", {"image": files})
+    assert r.status_code == 403 and r.json["error"] == "csrf_failed"
+    r = post_form(browser, "/api/login", {"image": auth.files(OBAMA[1])}, {"X-CSRF-Token": token})
+    assert r.status_code == 200
+    assert browser.delete("/api/me").status_code == 403
+    evil = browser.post(
+        "/api/logout", headers={"X-CSRF-Token": token, "Origin": "https://evil.example"}
+    )
+    assert evil.status_code == 403
+    assert browser.post("/api/logout", headers={"X-CSRF-Token": token}).status_code == 200
+    assert browser.get("/api/me").status_code == 401
+
+
+def test_delete_my_account(auth, app):
+    browser = app.test_client()
+    r = auth.register("obama", OBAMA[0], client=browser)
+    assert r.status_code == 201
+    token = csrf_of(browser)
+    assert browser.delete("/api/me", headers={"X-CSRF-Token": token}).json == {"deleted": "obama"}
+    assert browser.get("/api/me").status_code == 401
+    assert auth.login(OBAMA[1]).status_code == 401
+
+
+def test_session_cookie_flags(auth, app):
+    r = auth.register("obama", OBAMA[0])
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_login_rate_limited(auth, app):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    blank = [(io.BytesIO(blank_jpeg()), "b.jpg")]
+    codes = []
+    for _ in range(5):
+        r = post_form(
+            app.test_client(), "/api/login", {"image": [(io.BytesIO(blank_jpeg()), "b.jpg")]}
+        )
+        codes.append(r.status_code)
+    assert codes[:3] == [422, 422, 422] and codes[3:] == [429, 429]
+    assert r.json["error"] == "rate_limited" and "Retry-After" in r.headers
+    assert blank
+
+
+def test_healthz(auth, client):
+    auth.register("obama", OBAMA[0], OBAMA[1])
+    body = client.get("/healthz").json
+    assert body["status"] == "ok" and body["users"] == 1 and body["faces"] == 2
+    assert "index_version" in body
+
+
+def test_preview_reports_faces(app, photo):
+    r = post_form(
+        app.test_client(),
+        "/api/preview",
+        {"image": [(io.BytesIO(photo("group/two_people.jpg")), "g.jpg")]},
+    )
+    assert r.status_code == 200 and len(r.json["faces"]) == 2 and r.json["width"] == 1126
+
+
+def test_pages_render_and_escape(auth, app):
+    browser = app.test_client()
+    for url in ("/login", "/register", "/admin"):
+        page = browser.get(url)
+        assert page.status_code == 200 and b'name="csrf-token"' in page.data
+    assert browser.get("/account").status_code == 302
+    fresh = app.test_client()
+    auth.register("obama", OBAMA[0], client=fresh)
+    assert fresh.get("/account").status_code == 200
+    assert b"<script>alert" not in browser.get("/nope?<script>alert(1)</script>").data
