@@ -130,19 +130,24 @@ class FaceStore:
             metasync=True,
             sync=True,
         )
-        dbs = {
-            "users": env.open_db(b"users"),
-            "usernames": env.open_db(b"usernames"),
-            "faces": env.open_db(b"faces"),
-            "user_faces": env.open_db(b"user_faces", dupsort=True),
-            "meta": env.open_db(b"meta"),
-        }
-        with env.begin(write=True, db=dbs["meta"]) as txn:
-            found = txn.get(b"schema_version")
-            if found is None:
-                txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
-            elif int(found) != SCHEMA_VERSION:
-                raise RuntimeError(f"store schema {int(found)} is not {SCHEMA_VERSION}")
+        while True:
+            try:
+                dbs = {
+                    "users": env.open_db(b"users"),
+                    "usernames": env.open_db(b"usernames"),
+                    "faces": env.open_db(b"faces"),
+                    "user_faces": env.open_db(b"user_faces", dupsort=True),
+                    "meta": env.open_db(b"meta"),
+                }
+                with env.begin(write=True, db=dbs["meta"]) as txn:
+                    found = txn.get(b"schema_version")
+                    if found is None:
+                        txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
+                    elif int(found) != SCHEMA_VERSION:
+                        raise RuntimeError(f"store schema {int(found)} is not {SCHEMA_VERSION}")
+                break
+            except lmdb.MapResizedError:
+                env.set_mapsize(0)  # another process grew the map since we opened it
         self._env, self._dbs, self._pid = env, dbs, os.getpid()
 
     def db(self, name: str):
@@ -341,20 +346,23 @@ class FaceStore:
         user ids int64, vectors float32 (n, 512), the generation they were read at)."""
 
         def take(txn: lmdb.Transaction):
-            ids, users, chunks = [], [], []
+            # Preallocated for the upper bound (all faces) so a million-face snapshot holds the
+            # vectors once, not once per intermediate list.
+            bound = txn.stat(self._dbs["faces"])["entries"]
+            ids = np.empty(bound, np.int64)
+            users = np.empty(bound, np.int64)
+            vectors = np.empty((bound, EMBEDDING_SIZE), np.float32)
+            n = 0
             with txn.cursor(db=self._dbs["faces"]) as cursor:
                 if cursor.set_range(key(after + 1)):
                     for k, raw in cursor:
-                        ids.append(unkey(k))
-                        users.append(FACE_HEADER.unpack_from(raw)[0])
-                        chunks.append(raw[FACE_HEADER.size :])
-            vectors = np.frombuffer(b"".join(chunks), np.float32).reshape(len(ids), EMBEDDING_SIZE)
-            return (
-                np.asarray(ids, np.int64),
-                np.asarray(users, np.int64),
-                vectors,
-                self.meta_int("generation", txn),
-            )
+                        ids[n] = unkey(k)
+                        users[n] = FACE_HEADER.unpack_from(raw)[0]
+                        vectors[n] = np.frombuffer(
+                            raw, np.float32, EMBEDDING_SIZE, FACE_HEADER.size
+                        )
+                        n += 1
+            return ids[:n], users[:n], vectors[:n], self.meta_int("generation", txn)
 
         self.db("faces")
         return self.read(take)

@@ -101,13 +101,16 @@ def _writer(path: str, prefix: str, count: int) -> None:
 
 
 def _reader(path: str, rounds: int, queue) -> None:
-    store = FaceStore(path, StoreConfig(map_size_mb=1))
-    seen = []
-    for _ in range(rounds):
-        users, faces = store.counts()
-        assert faces == 2 * users  # never a half-written registration
-        seen.append(users)
-    store.close()
+    seen: list[int] | str = []
+    try:
+        store = FaceStore(path, StoreConfig(map_size_mb=1))
+        for _ in range(rounds):
+            users, faces = store.counts()
+            assert faces == 2 * users, (users, faces)  # never a half-written registration
+            seen.append(users)
+        store.close()
+    except Exception as e:  # reported to the test instead of leaving it waiting
+        seen = repr(e)
     queue.put(seen)
 
 
@@ -124,6 +127,7 @@ def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
     for p in procs:
         p.start()
     seen = queue.get(timeout=120)
+    assert isinstance(seen, list), seen
     for p in procs:
         p.join(timeout=120)
         assert p.exitcode == 0
