@@ -1,0 +1,139 @@
+"""A real server: gunicorn with 2 workers on a free loopback port, real models, real photos."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.server, pytest.mark.integration]
+ADMIN = "server-test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data_dir: Path, workers: int = 2) -> tuple[subprocess.Popen, str, Path]:
+    """gunicorn as ``make run`` starts it, on a free port; returns (process, base URL, log)."""
+    port = free_port()
+    log = data_dir.parent / f"gunicorn-{port}.log"
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "FACE_LOGIN_DATA": str(data_dir),
+        "FACE_LOGIN_ADMIN_TOKEN": ADMIN,
+        "FACE_LOGIN_APP_LOGIN_RATE_LIMIT": "1000 per minute",
+        "FACE_LOGIN_APP_REGISTER_RATE_LIMIT": "1000 per minute",
+    }
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(gunicorn), "-c", "gunicorn.conf.py", "app:create_app()"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=30).status_code == 200:
+                return proc, base, log
+        except requests.RequestException:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not answer: {log.read_text()[-2000:]}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def server(tmp_path):
+    proc, base, log = start_server(tmp_path / "data")
+    yield base, log
+    stop_server(proc)
+
+
+def files(photo, *names):
+    return [("image", (n.rsplit("/", 1)[-1], photo(n), "image/jpeg")) for n in names]
+
+
+def login_until_both_workers(base: str, photo, name: str) -> set[int]:
+    workers = set()
+    for _ in range(40):
+        r = requests.post(f"{base}/api/login", files=files(photo, name), timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["username"] == "obama"
+        workers.add(requests.get(f"{base}/healthz", timeout=30).json()["worker"])
+        if len(workers) == 2:
+            break
+    return workers
+
+
+def test_register_login_across_workers_rebuild_login_again(server, photo):
+    base, log = server
+    r = requests.post(
+        f"{base}/api/register",
+        data={"username": "obama"},
+        files=files(photo, "people/barack_obama/1.jpg", "people/barack_obama/2.jpg"),
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    assert "HttpOnly" in r.headers["Set-Cookie"]
+    # Every worker sees the new user at once (fresh faces are searched exactly), no rebuild yet.
+    assert len(login_until_both_workers(base, photo, "people/barack_obama/3.jpg")) == 2
+    r = requests.post(f"{base}/api/login", files=files(photo, "people/joe_biden/1.jpg"), timeout=60)
+    assert r.status_code == 401 and r.json()["error"] == "not_recognized"
+
+    r = requests.post(
+        f"{base}/api/admin/rebuild-index", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120
+    )
+    assert r.status_code == 200 and r.json()["faces"] == 2
+    version = r.json()["version"]
+    assert len(login_until_both_workers(base, photo, "people/barack_obama/4.jpg")) == 2
+    health = requests.get(f"{base}/healthz", timeout=30).json()
+    assert health["index_version"] == version and health["users"] == 1
+    assert "Traceback" not in log.read_text()
+
+
+def test_session_cookie_round_trip(server, photo):
+    base, _ = server
+    browser = requests.Session()
+    r = browser.post(
+        f"{base}/api/register",
+        data={"username": "kate"},
+        files=files(photo, "people/kate_siegel/1.jpg"),
+        timeout=60,
+    )
+    assert r.status_code == 201
+    assert browser.get(f"{base}/api/me", timeout=30).json()["username"] == "kate"
+    # With the cookie, a POST needs the CSRF token from a page.
+    assert browser.post(f"{base}/api/logout", timeout=30).status_code == 403
+    page = browser.get(f"{base}/account", timeout=30).text
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    assert browser.post(f"{base}/api/logout", headers={"X-CSRF-Token": token}, timeout=30).ok
+    assert browser.get(f"{base}/api/me", timeout=30).status_code == 401
