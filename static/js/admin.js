@@ -23,7 +23,6 @@
       return;
     }
     panel.hidden = false;
-    say(result, "");
     const s = stats.data;
     document.getElementById("users-count").textContent = s.users;
     document.getElementById("faces-count").textContent = s.faces;
@@ -43,7 +42,7 @@
       const td = document.createElement("td");
       const button = document.createElement("button");
       button.type = "button";
-      button.className = "danger small";
+      button.className = "danger compact";
       button.textContent = "Delete";
       button.addEventListener("click", async () => {
         if (!window.confirm("Delete " + u.username + "?")) return;
@@ -61,6 +60,7 @@
     event.preventDefault();
     token = tokenInput.value.trim();
     sessionStorage.setItem("adminToken", token);
+    say(result, "");
     load();
   });
   document.getElementById("rebuild").addEventListener("click", async () => {

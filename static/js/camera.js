@@ -105,14 +105,14 @@ class FaceCamera {
     }
   }
 
-  // One face, its centre in the middle half of the frame, at least a sixth of its width.
+  // One face, its centre in the middle half of the frame, at least 12% of its width.
   centred() {
     const data = this.last;
     if (!data || data.faces.length !== 1) return false;
     const [x, y, w, h] = data.faces[0].box;
     const cx = (x + w / 2) / data.width;
     const cy = (y + h / 2) / data.height;
-    return cx > 0.25 && cx < 0.75 && cy > 0.2 && cy < 0.8 && w / data.width > 1 / 6;
+    return cx > 0.25 && cx < 0.75 && cy > 0.2 && cy < 0.8 && w / data.width > 0.12;
   }
 
   waitForCentredFace(timeoutMs = 20000) {
