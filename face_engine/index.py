@@ -167,7 +167,8 @@ class FaceIndex:
     def fresh_count(self) -> int:
         """Faces not yet in the built index (searched exactly)."""
         loaded = self._current()
-        return len(self._fresh_faces(loaded.manifest.max_face_id if loaded else 0).face_ids)
+        fresh = self._fresh_faces(loaded.manifest.max_face_id if loaded else 0)
+        return len(self.store.face_owners(fresh.face_ids.tolist()))
 
     # -- loading -------------------------------------------------------------------------
 
@@ -208,14 +209,28 @@ class FaceIndex:
         return _Loaded(target, manifest, searcher, face_ids)
 
     def _fresh_faces(self, after: int) -> _Fresh:
+        """Faces with id > ``after`` (not in the built index), cached; only faces newer than
+        the cache are read when the store changes, so a login after a registration costs one
+        short cursor walk, not a re-read. Deleted ones are filtered at search time."""
         generation = self.store.generation()
         fresh = self._fresh
         if fresh is not None and fresh.generation == generation and fresh.after == after:
             return fresh
-        face_ids, user_ids, vectors, generation = self.store.snapshot(after)
-        fresh = _Fresh(generation, after, face_ids, user_ids, vectors)
+        if fresh is not None and fresh.after == after:
+            newest = int(fresh.face_ids[-1]) if len(fresh.face_ids) else after
+            ids, users, vectors, generation = self.store.snapshot(newest)
+            fresh = _Fresh(
+                generation,
+                after,
+                np.concatenate([fresh.face_ids, ids]),
+                np.concatenate([fresh.user_ids, users]),
+                np.concatenate([fresh.vectors, vectors]),
+            )
+        else:
+            face_ids, user_ids, vectors, generation = self.store.snapshot(after)
+            fresh = _Fresh(generation, after, face_ids, user_ids, vectors)
         self._fresh = fresh
-        if len(face_ids) > self.config.max_fresh:
+        if len(fresh.face_ids) > self.config.max_fresh:
             self._rebuild_in_background()
         return fresh
 

@@ -349,6 +349,11 @@ class FaceStore:
             # Preallocated for the upper bound (all faces) so a million-face snapshot holds the
             # vectors once, not once per intermediate list.
             bound = txn.stat(self._dbs["faces"])["entries"]
+            if after:  # a tail of recent faces: count it rather than reserve room for all
+                bound = 0
+                with txn.cursor(db=self._dbs["faces"]) as counter:
+                    if counter.set_range(key(after + 1)):
+                        bound = sum(1 for _ in counter.iternext(keys=True, values=False))
             ids = np.empty(bound, np.int64)
             users = np.empty(bound, np.int64)
             vectors = np.empty((bound, EMBEDDING_SIZE), np.float32)

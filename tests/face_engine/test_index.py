@@ -63,10 +63,15 @@ def test_face_added_after_build_found_before_rebuild(tmp_path, gen):
     populate(store, gen, 100)
     index.rebuild()
     newcomer = gen.centres(1)
+    assert index.identify(gen.samples(newcomer)[0]) is None  # caches the (empty) fresh set
     store.create_user("newcomer", [(gen.samples(newcomer)[0], 0.99)])
     match = index.identify(gen.samples(newcomer)[0])
     assert match is not None and match.username == "newcomer"
     assert index.fresh_count() == 1
+    second = gen.centres(1)
+    store.create_user("second", [(gen.samples(second)[0], 0.99)])  # read incrementally
+    assert index.identify(gen.samples(second)[0]).username == "second"
+    assert index.fresh_count() == 2
     index.rebuild()
     assert index.fresh_count() == 0
     assert index.identify(gen.samples(newcomer)[0]).username == "newcomer"
