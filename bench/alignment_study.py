@@ -43,16 +43,15 @@ def load_faces(faces_dir: Path, detector: FaceDetector):
     return samples
 
 
-def measured_template(samples) -> np.ndarray:
-    rows = []
-    for key, _, face in samples:
-        if not key.startswith("people/"):
-            continue
+def measured_template(samples) -> tuple[np.ndarray, float]:
+    """Mean eyes-and-nose position as fractions of MTCNN's box width and height, and the mean
+    box height / width (what face_engine/alignment.py ships)."""
+    rows, aspects = [], []
+    for _, _, face in samples:
         x, y, w, h = face.box
-        side = max(w, h)
-        corner = np.array([x + w / 2 - side / 2, y + h / 2 - side / 2])
-        rows.append((face.landmarks[:3] - corner) / side)
-    return np.mean(rows, axis=0)
+        rows.append((face.landmarks[:3] - [x, y]) / [w, h])
+        aspects.append(h / w)
+    return np.mean(rows, axis=0), float(np.mean(aspects))
 
 
 def pairs(faces_dir: Path, keys: list[str]):
@@ -102,8 +101,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings(ROOT / "config.ini", {})
     samples = load_faces(args.faces, FaceDetector(settings.detector))
-    print("measured template (left eye, right eye, nose; fractions of the box square):")
-    print(np.round(measured_template(samples), 4).tolist())
+    points, aspect = measured_template(samples)
+    print(f"measured on {len(samples)} faces: eyes and nose as fractions of the box:")
+    print(np.round(points, 4).tolist(), f"box height / width {aspect:.3f}")
     pairs_csv, same, diff = pairs(args.faces, [k for k, _, _ in samples])
     print(f"pairs: {len(same)} same, {len(diff)} different ({len(pairs_csv[1])} from pairs.csv)")
     embedders = {

@@ -74,7 +74,7 @@ class EmbedderConfig:
 class EngineConfig:
     """Decisions on top of the stages: match threshold and the dominant-face rule."""
 
-    threshold: float = 0.85
+    threshold: float = 0.82
     multiple_faces_ratio: float = 0.6
 
 
