@@ -116,7 +116,8 @@ def test_register_logout_login_and_strangers_refused(
         "document.getElementById('result').textContent.includes('Welcome, barack')", timeout=60000
     )
     page.wait_for_url(f"{server}/account", timeout=30000)
-    assert page.text_content("#who") == "barack"
+    page.wait_for_function("document.getElementById('who').textContent === 'barack'")
+    assert page.text_content("#last-login") != "never"
     assert errors == []
     browser.close()
 
