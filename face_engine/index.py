@@ -100,7 +100,8 @@ class FaceIndex:
         self.threshold = threshold
         self._loaded: _Loaded | None = None
         self._fresh: _Fresh | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards (re)loading; held only briefly by searches
+        self._build_lock = threading.Lock()  # one build at a time in this process
         self._background: threading.Thread | None = None
 
     # -- queries -------------------------------------------------------------------------
@@ -195,7 +196,8 @@ class FaceIndex:
                 self._loaded = self._load(target)
             except (OSError, ValueError, KeyError, RuntimeError) as e:
                 log.warning("index unusable (%s); rebuilding from LMDB", e)
-                self._rebuild_locked()
+                with self._build_lock:
+                    self._rebuild_locked()
                 self._loaded = self._load(os.readlink(link))
             return self._loaded
 
@@ -237,8 +239,11 @@ class FaceIndex:
     # -- building ------------------------------------------------------------------------
 
     def rebuild(self) -> IndexManifest:
-        """Build a new version from LMDB and switch to it; waits for a running rebuild."""
-        with self._lock:
+        """Build a new version from LMDB and switch to it; waits for a running rebuild.
+
+        Searches in this and every other process go on meanwhile with the previous version.
+        """
+        with self._build_lock:
             return self._rebuild_locked()
 
     def _rebuild_in_background(self) -> None:

@@ -229,3 +229,24 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     assert out["faces"] == 60 + 150_000 and out["version"] == old.version + 1
     assert not list(versions.glob(".tmp-*"))
     assert survivor.manifest().version == old.version + 1
+
+
+def test_searches_go_on_during_a_rebuild(tmp_path, gen):
+    import threading
+
+    from face_engine.cli.index_bench_commands import bulk_load
+
+    store, index = make(tmp_path, IndexConfig(n_trees=100))
+    faces = FaceGenerator(seed=4).faces(60_000)
+    bulk_load(store, faces.vectors)
+    first = index.rebuild()
+    builder = threading.Thread(target=index.rebuild)
+    builder.start()
+    answered_during_build = 0
+    while builder.is_alive():
+        row = answered_during_build % 1000
+        assert index.search(faces.vectors[row], k=1)[0].distance < 1e-3
+        answered_during_build += 1
+    builder.join()
+    assert answered_during_build > 5
+    assert index.manifest().version == first.version + 1
