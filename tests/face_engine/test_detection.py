@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from face_engine.config import DetectorConfig
-from face_engine.detection import FaceDetector, crop_patches
+from face_engine.detection import (
+    FaceDetector,
+    PNetRunner,
+    _session,
+    crop_patches,
+    crop_patches_from_pyramid,
+    nms,
+)
 from face_engine.models import mtcnn_model_path
 
 pytestmark = pytest.mark.integration
@@ -133,3 +140,96 @@ def test_onnxruntime_matches_opencv_classic_engine(detector, face_data):
             theirs = classic.forward(outputs)
             for mine, other in zip(ours, theirs, strict=True):
                 np.testing.assert_allclose(mine[i], other[0], atol=2e-3)
+
+
+def test_pnet_on_opencv_matches_onnxruntime(detector, face_data):
+    """P-Net runs on OpenCV's classic engine; its outputs agree with onnxruntime's on real
+    pyramid levels, including after the per-shape net cache has evicted and rebuilt nets."""
+    reference = _session("pnet", 1)
+    runner = PNetRunner(kept=2)
+    rgb = cv2.cvtColor(read(face_data / "group" / "multiface.jpg"), cv2.COLOR_BGR2RGB)
+    levels = [cv2.resize(rgb, None, fx=f, fy=f) for f in (0.3, 0.2, 0.14, 0.1)]
+    for level in levels + levels[::-1]:
+        net_input = ((level.astype(np.float32) - 127.5) * 0.0078125).transpose(1, 0, 2)[None]
+        ours = runner.run(net_input)
+        theirs = reference.run(["conv2d_4", "softmax"], {"input_1": net_input})
+        for mine, other in zip(ours, theirs, strict=True):
+            assert mine.shape == other.shape
+            np.testing.assert_allclose(mine, other, atol=1e-4)
+
+
+def _reference_nms(boxes, scores, threshold):
+    order = list(np.argsort(-scores, kind="stable"))
+    keep = []
+    while order:
+        i = order.pop(0)
+        keep.append(i)
+        survivors = []
+        for j in order:
+            w = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]) + 1
+            h = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]) + 1
+            inter = max(w, 0) * max(h, 0)
+            area_i = (boxes[i, 2] - boxes[i, 0] + 1) * (boxes[i, 3] - boxes[i, 1] + 1)
+            area_j = (boxes[j, 2] - boxes[j, 0] + 1) * (boxes[j, 3] - boxes[j, 1] + 1)
+            if inter / (area_i + area_j - inter) <= threshold:
+                survivors.append(j)
+        order = survivors
+    return keep
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7])
+def test_nms_keeps_what_plain_iou_suppression_keeps(threshold):
+    rng = np.random.default_rng(int(threshold * 10))
+    for _ in range(50):
+        n = int(rng.integers(1, 120))
+        corner = rng.uniform(0, 400, (n, 2))
+        boxes = np.fix(np.hstack([corner, corner + rng.uniform(5, 150, (n, 2))]))
+        scores = rng.uniform(0.5, 1.0, n)
+        assert list(nms(boxes, scores, threshold)) == _reference_nms(boxes, scores, threshold)
+    assert list(nms(np.zeros((0, 4)), np.zeros(0), 0.5)) == []
+
+
+def test_crop_patches_pads_boxes_that_leave_the_image():
+    image = np.full((50, 60, 3), 200, np.uint8)
+    patches = crop_patches(image, np.array([[1.0, 1.0, 60.0, 50.0], [-29.0, 1.0, 30.0, 60.0]]), 24)
+    assert patches.shape == (2, 24, 24, 3)
+    expected = (200 - 127.5) * 0.0078125
+    np.testing.assert_allclose(patches[0], expected, atol=1e-6)
+    # Transposed like the nets' input: axis 1 is x. The left half of box 2 lies outside.
+    assert np.allclose(patches[1, :11], -127.5 * 0.0078125)
+    assert np.allclose(patches[1, 13:, :19], expected)
+
+
+def test_rnet_crops_from_the_pyramid_match_full_frame_crops(detector, face_data):
+    """R-Net's patches, resampled from pyramid levels, look like area-averaged full-frame
+    crops (differences of a few grey levels, none systematic)."""
+    rgb = cv2.cvtColor(read(face_data / "group" / "obama_and_biden.jpg"), cv2.COLOR_BGR2RGB)
+    rgb = cv2.resize(rgb, (640, round(640 * rgb.shape[0] / rgb.shape[1])))
+    pyramid = detector._pyramid(rgb, 40)
+    rng = np.random.default_rng(0)
+    corner = rng.uniform(-20, 500, (60, 2))
+    side = rng.uniform(30, 250, (60, 1))
+    boxes = np.fix(np.hstack([corner, corner + side]))
+    exact = crop_patches(rgb, boxes, 24)
+    cheap = crop_patches_from_pyramid(pyramid, boxes, 24)
+    assert cheap.shape == exact.shape
+    grey_levels = np.abs(cheap - exact) / 0.0078125
+    assert np.median(grey_levels) < 3
+    assert abs(float((cheap - exact).mean())) / 0.0078125 < 1
+
+
+@pytest.mark.parametrize("name", ["obama_and_biden.jpg", "two_people.jpg", "multiface.jpg"])
+def test_min_size_finds_the_faces_above_it(detector, face_data, name):
+    """Skipping the levels for faces under ``min_size`` still finds every face above it, and a
+    face twice that size (its own candidates all come from kept levels) exactly as before."""
+    image = read(face_data / "group" / name)
+    every = detector.detect(image)
+    largest = every[0]
+    floor = 0.5 * largest.size
+    some = detector.detect(image, min_size=floor)
+    assert len([f for f in some if f.size >= 1.1 * floor]) == len(
+        [f for f in every if f.size >= 1.1 * floor]
+    )
+    assert some[0].box == largest.box
+    np.testing.assert_array_equal(some[0].landmarks, largest.landmarks)
+    assert detector.detect(image, min_size=10 * max(image.shape)) == []
