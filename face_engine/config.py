@@ -76,6 +76,9 @@ class EngineConfig:
 
     threshold: float = 0.82
     multiple_faces_ratio: float = 0.6
+    # embed_one first looks only for faces at least this fraction of the image's shorter side
+    # (0 = always search down to [detector] min_face_size); see FaceEngine.find_dominant.
+    first_search_fraction: float = 0.125
 
 
 @dataclass(frozen=True, slots=True)

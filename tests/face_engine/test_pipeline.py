@@ -72,3 +72,77 @@ def test_faces_embeds_every_face(engine, photo):
 def test_decode_errors_propagate(engine):
     with pytest.raises(ImageDecodeError):
         engine.decode(b"\xff\xd8\xff\xe0 not really a jpeg")
+
+
+def _face_crop(engine, image, side):
+    """The detected face of ``image`` with some margin, resized so the face is about ``side``."""
+    x, y, w, h = engine.detect(image)[0].box
+    x0, y0 = int(max(0, x - 0.3 * w)), int(max(0, y - 0.3 * h))
+    crop = image[y0 : int(y + 1.3 * h), x0 : int(x + 1.3 * w)]
+    factor = side / np.sqrt(w * h)
+    return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+
+
+def _scene(engine, photo, rival_side):
+    """A 1280x960 frame with Obama's face at about 180 px and Biden's at ``rival_side``."""
+    frame = np.full((960, 1280, 3), 120, np.uint8)
+    main = _face_crop(engine, engine.decode(photo("people/barack_obama/1.jpg")), 180)
+    rival = _face_crop(engine, engine.decode(photo("people/joe_biden/1.jpg")), rival_side)
+    frame[100 : 100 + main.shape[0], 100 : 100 + main.shape[1]] = main
+    frame[500 : 500 + rival.shape[0], 800 : 800 + rival.shape[1]] = rival
+    return frame
+
+
+def test_find_dominant_gives_what_the_full_search_gives(engine, face_data):
+    """The cheaper login search answers exactly as dominant_face(detect(...)) does, on every
+    photo, at its own size and as a 640x480 frame."""
+    photos = sorted((face_data / "people").glob("*/*.jpg")) + sorted(
+        (face_data / "group").glob("*.jpg")
+    )
+    for path in photos:
+        image = engine.decode(path.read_bytes())
+        for frame in (image, cv2.resize(image, (640, 480), interpolation=cv2.INTER_AREA)):
+            try:
+                expected = engine.dominant_face(engine.detect(frame))
+            except MultipleFaces:
+                with pytest.raises(MultipleFaces):
+                    engine.find_dominant(frame)
+                continue
+            found = engine.find_dominant(frame)
+            np.testing.assert_allclose(found.box, expected.box, atol=1e-3, err_msg=path.name)
+
+
+def test_find_dominant_searches_finer_for_a_rival_below_the_first_floor(engine, photo, monkeypatch):
+    """A rival smaller than the first search's floor (960 / 8 = 120 px) but bigger than 0.6 of
+    the main face is found by a second, finer search, and blocks; a smaller one does not."""
+    assert engine.settings.engine.first_search_fraction * 960 == 120
+    blocked = _scene(engine, photo, 115)
+    small, big = sorted(f.size for f in engine.detect(blocked))
+    assert 0.6 * big <= small < 120
+    floors = []
+    detect = engine.detector.detect
+
+    def recording_detect(image, min_size=0.0):
+        floors.append(min_size)
+        return detect(image, min_size)
+
+    monkeypatch.setattr(engine.detector, "detect", recording_detect)
+    with pytest.raises(MultipleFaces):
+        engine.find_dominant(blocked)
+    assert floors[0] == 120 and 0 < floors[1] < small
+    allowed = _scene(engine, photo, 80)
+    assert len(detect(allowed)) == 2
+    assert engine.find_dominant(allowed).size > 150
+
+
+def test_find_dominant_on_a_big_face_searches_once(engine, photo, monkeypatch):
+    floors = []
+    detect = engine.detector.detect
+    monkeypatch.setattr(
+        engine.detector,
+        "detect",
+        lambda image, min_size=0.0: floors.append(min_size) or detect(image, min_size),
+    )
+    image = engine.decode(photo("people/barack_obama/1.jpg"))
+    engine.find_dominant(image)
+    assert floors == [engine.settings.engine.first_search_fraction * min(image.shape[:2])]
