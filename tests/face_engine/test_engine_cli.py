@@ -80,5 +80,14 @@ def test_evaluate_pairs_at_shipped_threshold(face_data, tmp_path, settings):
 def test_bench_reports_both_pipelines(face_data):
     _, out = run_cli("bench", "--runs", "2", "--json", "--faces", str(face_data))
     for side in ("ours", "baseline"):
-        assert set(out[side]) >= {"decode", "detect", "align", "embed", "detect+align+embed"}
-    assert "detect+align+embed" in out["ratio"]
+        assert set(out[side]) >= {
+            "decode",
+            "detect",
+            "detect_all",
+            "align",
+            "embed",
+            "detect+align+embed",
+            "detect_all+align+embed",
+        }
+        assert all(value > 0 for value in out[side].values())
+    assert {"detect+align+embed", "detect_all+align+embed"} <= set(out["ratio"])
