@@ -56,18 +56,16 @@ def transform(face: Face, config: AlignmentConfig) -> np.ndarray:
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares rotation + uniform scale + translation taking ``src`` points to ``dst``
-    (Umeyama's closed form, no reflection), as a 2x3 matrix."""
+    (no reflection), as a 2x3 matrix. In the complex plane the map is z -> a z + b, and the
+    least-squares a is sum(dst' conj(src')) / sum(|src'|^2) over the centred points (the 2-D
+    case of Umeyama's solution, without its SVD)."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
     src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
-    src_c, dst_c = src - src_mean, dst - dst_mean
-    cov = dst_c.T @ src_c / len(src)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ d @ vt
-    scale = np.trace(np.diag(s) @ d) / max(src_c.var(axis=0).sum(), 1e-12)
-    matrix = np.empty((2, 3))
-    matrix[:, :2] = scale * rotation
+    zs = (src[:, 0] - src_mean[0]) + 1j * (src[:, 1] - src_mean[1])
+    zd = (dst[:, 0] - dst_mean[0]) + 1j * (dst[:, 1] - dst_mean[1])
+    a = complex(np.vdot(zs, zd)) / max(float(np.vdot(zs, zs).real), 1e-12)
+    matrix = np.array([[a.real, -a.imag, 0.0], [a.imag, a.real, 0.0]])
     matrix[:, 2] = dst_mean - matrix[:, :2] @ src_mean
     return matrix
 
