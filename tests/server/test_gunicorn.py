@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,14 +84,23 @@ def files(photo, *names):
 
 
 def login_until_both_workers(base: str, photo, name: str) -> set[int]:
-    workers = set()
-    for _ in range(40):
-        r = requests.post(f"{base}/api/login", files=files(photo, name), timeout=60)
-        assert r.status_code == 200, r.text
-        assert r.json()["username"] == "obama"
-        workers.add(requests.get(f"{base}/healthz", timeout=30).json()["worker"])
-        if len(workers) == 2:
-            break
+    """Log in over several kept-alive connections at once until both workers have served a
+    login; each connection then asks /healthz which worker it is on (same connection, same
+    worker). One connection at a time tends to land on the same idle worker every time."""
+
+    def login_and_ask(_: int) -> int:
+        with requests.Session() as client:
+            r = client.post(f"{base}/api/login", files=files(photo, name), timeout=60)
+            assert r.status_code == 200, r.text
+            assert r.json()["username"] == "obama"
+            return client.get(f"{base}/healthz", timeout=30).json()["worker"]
+
+    workers: set[int] = set()
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(10):
+            workers.update(pool.map(login_and_ask, range(4)))
+            if len(workers) == 2:
+                break
     return workers
 
 
