@@ -23,6 +23,11 @@ from face_engine.types import BGRImage, Face
 
 PNET_STRIDE = 2
 PNET_CELL = 12
+# After a stage's box regression, candidates overlapping a better one by more than this IoU are
+# merged before the next net (measured on the bench frame: R-Net 38 -> 30, O-Net 10 -> 6
+# candidates, detection 18% faster; pairs.csv gap 0.2309 -> 0.2382).
+MERGE_FOR_RNET = 0.7
+MERGE_FOR_ONET = 0.9
 # P-Net nets kept, one per input shape (a 640x480 stream needs 8).
 PNET_SHAPES_KEPT = 32
 
@@ -314,7 +319,9 @@ class FaceDetector:
         h = cand[:, 3] - cand[:, 1]
         boxes = cand[:, :4] + cand[:, 5:9] * np.stack([w, h, w, h], axis=1)
         boxes = np.fix(_square(boxes))
-        return np.hstack([boxes, cand[:, 4:5]])
+        # Regression pulls candidates of one face together; R-Net need not see copies.
+        pick = nms(boxes, cand[:, 4], MERGE_FOR_RNET)
+        return np.hstack([boxes[pick], cand[pick, 4:5]])
 
     def _stage2(self, pyramid: list[tuple[float, np.ndarray]], cand: np.ndarray) -> np.ndarray:
         reg, prob = self.run_rnet(crop_patches_from_pyramid(pyramid, cand[:, :4], 24))
@@ -323,8 +330,11 @@ class FaceDetector:
         if not len(boxes):
             return np.empty((0, 5))
         pick = nms(boxes, scores, 0.7)
-        boxes = _square(_regress(boxes[pick], reg[pick]))
-        return np.hstack([boxes, scores[pick, None]])
+        boxes, scores = _square(_regress(boxes[pick], reg[pick])), scores[pick]
+        # O-Net keeps the best of a face's candidates, and its landmarks drive the alignment:
+        # only near-copies are merged (at 0.7, pairs.csv's gap fell from 0.23 to 0.17).
+        pick = nms(boxes, scores, MERGE_FOR_ONET)
+        return np.hstack([boxes[pick], scores[pick, None]])
 
     def _stage3(self, rgb: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         boxes = np.fix(cand[:, :4])
