@@ -129,14 +129,14 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
 
 
 def crop_patches_from_pyramid(
-    pyramid: list[tuple[float, np.ndarray]], boxes: np.ndarray, size: int
+    sources: list[np.ndarray], boxes: np.ndarray, size: int
 ) -> np.ndarray:
     """``crop_patches`` for R-Net, cheaper: each box is resampled bilinearly from the coarsest
-    pyramid level on which it still spans ``size`` pixels (a shrink under 1.41, so close to
-    area averaging), instead of area-averaging all of its pixels in the full frame."""
-    frame = pyramid[0][1]
-    height, width = frame.shape[:2]
-    images = [level for _, level in pyramid]
+    of ``sources`` (the frame first, then ever smaller copies of it: its halvings and the
+    pyramid levels) on which it still spans ``size`` pixels, so the shrink left for the bilinear
+    step is small, instead of area-averaging all of its pixels in the full frame."""
+    height, width = sources[0].shape[:2]
+    images = sources
     # Exact scales (level sizes were rounded up); finest (the frame) first.
     sx = np.array([level.shape[1] / width for level in images])
     sy = np.array([level.shape[0] / height for level in images])
@@ -240,10 +240,10 @@ class FaceDetector:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         min_face = max(PNET_CELL, self.config.min_face_size * shrink)
         with self._lock:
-            pyramid = self._pyramid(rgb, min_face)
-            boxes = self._stage1(pyramid, min_size * shrink)
+            levels, sources = self._pyramid(rgb, min_face)
+            boxes = self._stage1(levels, min_size * shrink)
             if len(boxes):
-                boxes = self._stage2(pyramid, boxes)
+                boxes = self._stage2(sources, boxes)
             if len(boxes):
                 boxes, points = self._stage3(rgb, boxes)
             else:
@@ -260,10 +260,14 @@ class FaceDetector:
             side *= self.config.scale_factor
         return scales
 
-    def _pyramid(self, rgb: np.ndarray, min_face: float) -> list[tuple[float, np.ndarray]]:
-        """(scale, image) per level, the frame itself first."""
+    def _pyramid(
+        self, rgb: np.ndarray, min_face: float
+    ) -> tuple[list[tuple[float, np.ndarray]], list[np.ndarray]]:
+        """P-Net's (scale, level) list, and every image made on the way, finest first (the
+        frame, its exact halvings, the levels) to crop R-Net's patches from."""
         height, width = rgb.shape[:2]
-        levels = [(1.0, rgb)]
+        levels: list[tuple[float, np.ndarray]] = []
+        sources = [rgb]
         level = None
         for scale in self._scales(height, width, min_face):
             size = (int(np.ceil(width * scale)), int(np.ceil(height * scale)))
@@ -275,6 +279,7 @@ class FaceDetector:
                 while _halvable(level, size):
                     half = (level.shape[1] // 2, level.shape[0] // 2)
                     level = cv2.resize(level, half, interpolation=cv2.INTER_AREA)
+                    sources.append(level)
                 level = cv2.resize(level, size, interpolation=cv2.INTER_AREA)
             else:
                 # Each further level (x0.709) comes from the previous one bilinearly: 40 times
@@ -282,12 +287,13 @@ class FaceDetector:
                 # detections (tests/face_engine/test_detection.py).
                 level = cv2.resize(level, size, interpolation=cv2.INTER_LINEAR)
             levels.append((scale, level))
-        return levels
+            sources.append(level)
+        return levels, sources
 
-    def _stage1(self, pyramid: list[tuple[float, np.ndarray]], floor: float) -> np.ndarray:
+    def _stage1(self, levels: list[tuple[float, np.ndarray]], floor: float) -> np.ndarray:
         threshold = self.config.thresholds[0]
         found = []
-        for scale, level in pyramid[1:]:
+        for scale, level in levels:
             # This level finds faces of PNET_CELL / scale up to the next level's size.
             if PNET_CELL / (scale * self.config.scale_factor) <= floor:
                 continue
@@ -323,8 +329,8 @@ class FaceDetector:
         pick = nms(boxes, cand[:, 4], MERGE_FOR_RNET)
         return np.hstack([boxes[pick], cand[pick, 4:5]])
 
-    def _stage2(self, pyramid: list[tuple[float, np.ndarray]], cand: np.ndarray) -> np.ndarray:
-        reg, prob = self.run_rnet(crop_patches_from_pyramid(pyramid, cand[:, :4], 24))
+    def _stage2(self, sources: list[np.ndarray], cand: np.ndarray) -> np.ndarray:
+        reg, prob = self.run_rnet(crop_patches_from_pyramid(sources, cand[:, :4], 24))
         keep = prob[:, 1] > self.config.thresholds[1]
         boxes, scores, reg = cand[keep, :4], prob[keep, 1], reg[keep]
         if not len(boxes):
