@@ -28,8 +28,9 @@ PNET_CELL = 12
 # candidates, detection 18% faster; pairs.csv gap 0.2309 -> 0.2382).
 MERGE_FOR_RNET = 0.7
 MERGE_FOR_ONET = 0.9
-# P-Net nets kept, one per input shape (a 640x480 stream needs 8).
-PNET_SHAPES_KEPT = 32
+# P-Net nets kept, one per input shape: a 640x480 stream needs 8. Nets for assorted photo sizes
+# hold about 0.8 MB each (measured), so room for two frame sizes, about 13 MB.
+PNET_SHAPES_KEPT = 16
 
 
 def _session(net: str, threads: int) -> ort.InferenceSession:
