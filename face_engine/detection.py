@@ -137,10 +137,9 @@ def crop_patches_from_pyramid(
     pyramid levels) on which it still spans ``size`` pixels, so the shrink left for the bilinear
     step is small, instead of area-averaging all of its pixels in the full frame."""
     height, width = sources[0].shape[:2]
-    images = sources
     # Exact scales (level sizes were rounded up); finest (the frame) first.
-    sx = np.array([level.shape[1] / width for level in images])
-    sy = np.array([level.shape[0] / height for level in images])
+    sx = np.array([source.shape[1] / width for source in sources])
+    sy = np.array([source.shape[0] / height for source in sources])
     x1, y1 = boxes[:, 0] - 1, boxes[:, 1] - 1
     w, h = boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1
     # The coarsest level on which the box still spans ``size`` pixels (else the frame).
@@ -156,7 +155,7 @@ def crop_patches_from_pyramid(
     out = np.empty((len(boxes), size, size, 3), np.uint8)
     for k in range(len(boxes)):
         cv2.warpAffine(
-            images[pick[k]],
+            sources[pick[k]],
             matrices[k],
             (size, size),
             dst=out[k],
