@@ -8,7 +8,7 @@ from flask import Flask, current_app
 
 from face_engine.accounts import Accounts
 from face_engine.index import open_store_and_index
-from face_engine.pipeline import FaceEngine
+from face_engine.vision.pipeline import FaceEngine
 
 _lock = threading.Lock()
 

@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from face_engine.alignment import BOX_ASPECT, align  # noqa: E402
 from face_engine.config import load_settings  # noqa: E402
-from face_engine.detection import FaceDetector  # noqa: E402
-from face_engine.embedding import FaceEmbedder  # noqa: E402
+from face_engine.vision.alignment import BOX_ASPECT, align  # noqa: E402
+from face_engine.vision.facenet import FaceEmbedder  # noqa: E402
+from face_engine.vision.mtcnn.detector import FaceDetector  # noqa: E402
 
 
 def load_faces(faces_dir: Path, detector: FaceDetector):

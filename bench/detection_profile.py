@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from face_engine.cli.bench_commands import FRAME_PHOTO, webcam_frame  # noqa: E402
 from face_engine.config import load_settings  # noqa: E402
-from face_engine.pipeline import FaceEngine  # noqa: E402
+from face_engine.vision.pipeline import FaceEngine  # noqa: E402
 
 GROUPS = {
     "onnxruntime_pybind11_state.run": "R-Net + O-Net (onnxruntime)",
@@ -56,9 +56,9 @@ def main() -> None:
     image = engine.decode(webcam_frame(args.faces / FRAME_PHOTO))
     detector = engine.detector
     seen = {"rnet": [], "onet": []}
-    run_rnet, run_onet = detector.run_rnet, detector.run_onet
-    detector.run_rnet = lambda patches: seen["rnet"].append(len(patches)) or run_rnet(patches)
-    detector.run_onet = lambda patches: seen["onet"].append(len(patches)) or run_onet(patches)
+    run_rnet, run_onet = detector.nets.run_rnet, detector.nets.run_onet
+    detector.nets.run_rnet = lambda patches: seen["rnet"].append(len(patches)) or run_rnet(patches)
+    detector.nets.run_onet = lambda patches: seen["onet"].append(len(patches)) or run_onet(patches)
     for _ in range(5):
         face = engine.find_dominant(image)
 

@@ -16,9 +16,9 @@ from face_engine.errors import (
     UsernameTaken,
 )
 from face_engine.index import FaceIndex, IndexManifest, Match, Neighbor, open_store_and_index
-from face_engine.pipeline import FaceEngine
 from face_engine.storage import FaceRecord, FaceStore, User
 from face_engine.types import BGRImage, Embedding, Face
+from face_engine.vision.pipeline import FaceEngine
 
 __all__ = [
     "BGRImage",

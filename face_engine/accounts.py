@@ -20,9 +20,9 @@ from face_engine.errors import (
     UnknownUser,
 )
 from face_engine.index import FaceIndex, IndexManifest, Match
-from face_engine.pipeline import FaceEngine
 from face_engine.storage import FaceStore, User, normalise_username
 from face_engine.types import Face
+from face_engine.vision.pipeline import FaceEngine
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ def settings():
 @pytest.fixture(scope="session")
 def engine(settings):
     """The real FaceEngine (MTCNN + FaceNet) on the shipped settings, loaded once per session."""
-    from face_engine.pipeline import FaceEngine
+    from face_engine.vision.pipeline import FaceEngine
 
     return FaceEngine(settings)
 

@@ -68,7 +68,7 @@ class NaiveBaseline:
     """The packages' own pipeline, as shipped."""
 
     def __init__(self) -> None:
-        from face_engine.models import facenet_model_path
+        from face_engine.vision.weights import facenet_model_path
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -102,7 +102,7 @@ class NaiveBaseline:
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
-    from face_engine.pipeline import FaceEngine
+    from face_engine.vision.pipeline import FaceEngine
 
     faces_dir = args.faces or Path(os.environ.get("FACE_TEST_DATA", DEFAULT_FACES))
     data = webcam_frame(faces_dir / FRAME_PHOTO)

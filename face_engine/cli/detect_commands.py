@@ -18,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_detect(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
-    from face_engine.decoding import decode_image
-    from face_engine.detection import FaceDetector
+    from face_engine.vision.decoding import decode_image
+    from face_engine.vision.mtcnn.detector import FaceDetector
 
     image = decode_image(args.image.read_bytes(), settings.decode)
     faces = FaceDetector(settings.detector).detect(image)

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_compare(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
-    from face_engine.pipeline import FaceEngine
+    from face_engine.vision.pipeline import FaceEngine
 
     engine = FaceEngine(settings)
     a = engine.embed_one(engine.decode(args.image_a.read_bytes()))
@@ -48,7 +48,7 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
     from face_engine.evaluation import plot_distances, read_pairs, summarise
-    from face_engine.pipeline import FaceEngine
+    from face_engine.vision.pipeline import FaceEngine
 
     pairs = read_pairs(args.pairs_csv, args.root)
     engine = FaceEngine(settings)

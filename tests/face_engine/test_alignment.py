@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from face_engine.alignment import similarity_transform, template, transform
 from face_engine.config import AlignmentConfig
 from face_engine.types import Face
+from face_engine.vision.alignment import similarity_transform, template, transform
 
 
 def face_at(points: np.ndarray, box=(100.0, 100.0, 120.0, 160.0)) -> Face:
@@ -56,7 +56,7 @@ def test_align_real_face(engine, face_data, method):
     image = cv2.imread(str(face_data / "people" / "barack_obama" / "1.jpg"))
     face = engine.detect(image)[0]
     config = dataclasses.replace(engine.settings.alignment, method=method)
-    from face_engine.alignment import align
+    from face_engine.vision.alignment import align
 
     aligned = align(image, face, config)
     assert aligned.shape == (160, 160, 3) and aligned.dtype == np.uint8

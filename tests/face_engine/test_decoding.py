@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from face_engine.config import DecodeConfig
-from face_engine.decoding import decode_image
 from face_engine.errors import ImageDecodeError
+from face_engine.vision.decoding import decode_image
 
 CONFIG = DecodeConfig()
 

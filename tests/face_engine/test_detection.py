@@ -7,15 +7,11 @@ import numpy as np
 import pytest
 
 from face_engine.config import DetectorConfig
-from face_engine.detection import (
-    FaceDetector,
-    PNetRunner,
-    _session,
-    crop_patches,
-    crop_patches_from_pyramid,
-    nms,
-)
-from face_engine.models import mtcnn_model_path
+from face_engine.vision.mtcnn.boxes import nms
+from face_engine.vision.mtcnn.crops import crop_patches, crop_patches_from_pyramid
+from face_engine.vision.mtcnn.detector import FaceDetector
+from face_engine.vision.mtcnn.nets import PNetRunner, ort_session
+from face_engine.vision.weights import mtcnn_model_path
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +129,7 @@ def test_onnxruntime_matches_opencv_classic_engine(detector, face_data):
         ("onet", 48, ["dense_5", "dense_6", "softmax_2"]),
     ):
         patches = crop_patches(rgb, boxes, size)
-        ours = detector.run_rnet(patches) if net == "rnet" else detector.run_onet(patches)
+        ours = detector.nets.run_rnet(patches) if net == "rnet" else detector.nets.run_onet(patches)
         classic = cv2.dnn.readNetFromONNX(str(mtcnn_model_path(net)), engine=cv2.dnn.ENGINE_CLASSIC)
         for i, patch in enumerate(patches):  # one at a time: the classic engine crashed on batches
             classic.setInput(patch[None])
@@ -145,7 +141,7 @@ def test_onnxruntime_matches_opencv_classic_engine(detector, face_data):
 def test_pnet_on_opencv_matches_onnxruntime(detector, face_data):
     """P-Net runs on OpenCV's classic engine; its outputs agree with onnxruntime's on real
     pyramid levels, including after the per-shape net cache has evicted and rebuilt nets."""
-    reference = _session("pnet", 1)
+    reference = ort_session("pnet", 1)
     runner = PNetRunner(kept=2)
     rgb = cv2.cvtColor(read(face_data / "group" / "multiface.jpg"), cv2.COLOR_BGR2RGB)
     levels = [cv2.resize(rgb, None, fx=f, fy=f) for f in (0.3, 0.2, 0.14, 0.1)]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from face_engine.config import EmbedderConfig
-from face_engine.embedding import FaceEmbedder, prewhiten
-from face_engine.models import facenet_model_path
+from face_engine.vision.facenet import FaceEmbedder, prewhiten
+from face_engine.vision.weights import facenet_model_path
 
 pytestmark = pytest.mark.integration
 

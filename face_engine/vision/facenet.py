@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from face_engine.config import EmbedderConfig
-from face_engine.models import facenet_model_path
 from face_engine.types import Embedding
+from face_engine.vision.weights import facenet_model_path
 
 INPUT_SIZE = 160
 EMBEDDING_SIZE = 512

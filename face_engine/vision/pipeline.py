@@ -6,13 +6,13 @@ import dataclasses
 
 import numpy as np
 
-from face_engine.alignment import align
 from face_engine.config import Settings
-from face_engine.decoding import decode_image
-from face_engine.detection import FaceDetector
-from face_engine.embedding import FaceEmbedder
 from face_engine.errors import MultipleFaces, NoFaceFound
 from face_engine.types import BGRImage, Embedding, Face
+from face_engine.vision.alignment import align
+from face_engine.vision.decoding import decode_image
+from face_engine.vision.facenet import FaceEmbedder
+from face_engine.vision.mtcnn.detector import FaceDetector
 
 
 class FaceEngine:

@@ -1,0 +1,1 @@
+"""MTCNN: the nets, box arithmetic, patch cutting and the cascade that uses them."""
