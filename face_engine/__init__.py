@@ -1,47 +1,51 @@
-"""face_engine: images in, faces and 512-D FaceNet embeddings out; LMDB store; Annoy index.
+"""face_engine: images in, faces and embeddings out; accounts on an LMDB store and an ANN index.
 
-No Flask here. The public API is re-exported below; everything else is imported by module path.
+No Flask here. The web layer uses only what is re-exported below: ``open_accounts`` (or
+``Accounts``) for the use cases, ``load_settings`` for configuration, and the errors. Everything
+else is imported by module path (``face_engine.vision``, ``.store``, ``.index``).
 """
 
+from face_engine.accounts import Accounts, Preview, open_accounts
 from face_engine.config import Settings, load_settings
 from face_engine.errors import (
     FaceAlreadyRegistered,
     FaceEngineError,
+    FacesDiffer,
     ImageDecodeError,
-    IndexUnavailable,
     InvalidUsername,
     MultipleFaces,
     NoFaceFound,
+    NotRecognized,
     UnknownUser,
     UsernameTaken,
 )
-from face_engine.index import FaceIndex, IndexManifest, Match, Neighbor, open_store_and_index
-from face_engine.storage import FaceRecord, FaceStore, User
+from face_engine.index.face_index import IndexManifest
+from face_engine.matching import Match
+from face_engine.store.records import User
 from face_engine.types import BGRImage, Embedding, Face
 from face_engine.vision.pipeline import FaceEngine
 
 __all__ = [
+    "Accounts",
     "BGRImage",
     "Embedding",
     "Face",
     "FaceAlreadyRegistered",
     "FaceEngine",
-    "FaceIndex",
-    "FaceRecord",
-    "FaceStore",
-    "IndexManifest",
-    "Match",
-    "Neighbor",
-    "User",
-    "open_store_and_index",
     "FaceEngineError",
+    "FacesDiffer",
     "ImageDecodeError",
-    "IndexUnavailable",
+    "IndexManifest",
     "InvalidUsername",
+    "Match",
     "MultipleFaces",
     "NoFaceFound",
+    "NotRecognized",
+    "Preview",
     "Settings",
     "UnknownUser",
+    "User",
     "UsernameTaken",
     "load_settings",
+    "open_accounts",
 ]

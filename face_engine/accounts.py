@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from face_engine.config import Settings
 from face_engine.errors import (
     FaceAlreadyRegistered,
     FaceEngineError,
@@ -19,9 +20,12 @@ from face_engine.errors import (
     NotRecognized,
     UnknownUser,
 )
-from face_engine.index import FaceIndex, IndexManifest, Match
-from face_engine.storage import FaceStore, User, normalise_username
-from face_engine.types import Face
+from face_engine.index.face_index import FaceIndex, IndexManifest
+from face_engine.matching import Match, Matcher
+from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.records import User
+from face_engine.types import EmbeddedFace, Face
+from face_engine.usernames import normalise_username
 from face_engine.vision.pipeline import FaceEngine
 
 
@@ -37,12 +41,15 @@ class Preview:
 class Accounts:
     """Register, log in, delete; one instance per process."""
 
-    def __init__(self, engine: FaceEngine, store: FaceStore, index: FaceIndex) -> None:
+    def __init__(
+        self, engine: FaceEngine, store: FaceStore, index: FaceIndex, matcher: Matcher
+    ) -> None:
         self.engine = engine
         self.store = store
         self.index = index
+        self.matcher = matcher
 
-    def _faces(self, images: list[bytes]) -> list[Face]:
+    def _faces(self, images: list[bytes]) -> list[EmbeddedFace]:
         """The dominant face of each image; errors name the image (1-based)."""
         faces = []
         for number, data in enumerate(images, start=1):
@@ -64,10 +71,8 @@ class Accounts:
         for a, b in itertools.combinations(faces, 2):
             if self.engine.distance(a.embedding, b.embedding) >= threshold:
                 raise FacesDiffer("the images do not all show the same person")
-        for face in faces:
-            nearest = self.index.search(face.embedding, k=1)
-            if nearest and nearest[0].distance < threshold:
-                raise FaceAlreadyRegistered("this face already belongs to an account")
+        if any(self.matcher.is_registered(face.embedding) for face in faces):
+            raise FaceAlreadyRegistered("this face already belongs to an account")
         return self.store.create_user(username, [(f.embedding, f.score) for f in faces])
 
     def login(self, images: list[bytes], username: str | None = None) -> Match:
@@ -77,7 +82,7 @@ class Accounts:
         :raise NoFaceFound (no frame has a face), MultipleFaces, ImageDecodeError,
             NotRecognized.
         """
-        faces: list[Face] = []
+        faces: list[EmbeddedFace] = []
         crowded = 0
         for data in images:
             image = self.engine.decode(data)
@@ -96,9 +101,9 @@ class Accounts:
                 user_id = self.store.find_user(username).id
             except UnknownUser:
                 raise NotRecognized() from None  # never reveal which usernames exist
-            matches = [self.index.verify(user_id, f.embedding) for f in faces]
+            matches = [self.matcher.verify(user_id, f.embedding) for f in faces]
         else:
-            matches = [self.index.identify(f.embedding) for f in faces]
+            matches = [self.matcher.identify(f.embedding) for f in faces]
         found = [m for m in matches if m is not None]
         if not found or len({m.user_id for m in found}) > 1:
             raise NotRecognized()
@@ -109,6 +114,21 @@ class Accounts:
     def preview(self, data: bytes) -> Preview:
         image = self.engine.decode(data)
         return Preview(self.engine.detect(image), image.shape[1], image.shape[0])
+
+    def user(self, user_id: int) -> User:
+        """The account with this id; UnknownUser if it was deleted."""
+        return self.store.get_user(user_id)
+
+    def find_user(self, username: str) -> User:
+        """The account with this username (case-insensitive); UnknownUser if none."""
+        return self.store.find_user(username)
+
+    def face_count(self, user_id: int) -> int:
+        return self.store.face_count(user_id)
+
+    def users(self) -> list[tuple[User, int]]:
+        """Every account with its number of faces, for the admin."""
+        return [(user, self.store.face_count(user.id)) for user in self.store.list_users()]
 
     def delete(self, user_id: int) -> None:
         self.store.delete_user(user_id)
@@ -127,3 +147,14 @@ class Accounts:
             "index_built_at": manifest.built_at if manifest else None,
             "fresh_faces": self.index.fresh_count(),
         }
+
+
+def open_accounts(settings: Settings, engine: FaceEngine | None = None) -> Accounts:
+    """Accounts on the store under ``<data>/lmdb`` and its index under ``<data>/index``.
+
+    ``engine``: an already loaded FaceEngine to share (tests); else the models are loaded.
+    """
+    store = FaceStore(settings.data.dir / "lmdb", settings.store)
+    index = FaceIndex(store, settings.data.dir / "index", settings.index)
+    matcher = Matcher(store, index, settings.engine.threshold, settings.index.ambiguity_margin)
+    return Accounts(engine or FaceEngine(settings), store, index, matcher)

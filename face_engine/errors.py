@@ -49,11 +49,6 @@ class FaceAlreadyRegistered(FaceEngineError):
     message = "this face already belongs to an account"
 
 
-class IndexUnavailable(FaceEngineError):
-    code = "index_unavailable"
-    message = "the face index is not available"
-
-
 class NotRecognized(FaceEngineError):
     code = "not_recognized"
     message = "the face was not recognised"

@@ -18,9 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
-    from face_engine.index import open_store_and_index
+    from face_engine.index.face_index import FaceIndex
+    from face_engine.store.lmdb_store import FaceStore
 
-    store, index = open_store_and_index(settings)
+    store = FaceStore(settings.data.dir / "lmdb", settings.store)
+    index = FaceIndex(store, settings.data.dir / "index", settings.index)
     try:
         manifest = index.rebuild()
     finally:

@@ -12,13 +12,22 @@ import time
 import numpy as np
 import pytest
 
+from bench.synthetic import FaceGenerator
 from face_engine.config import IndexConfig, StoreConfig
-from face_engine.index import FaceIndex
-from face_engine.storage import FaceStore
-from face_engine.synthetic import FaceGenerator
+from face_engine.index.face_index import FaceIndex
+from face_engine.matching import Match, Matcher
+from face_engine.store.lmdb_store import FaceStore
 from tests.conftest import ROOT
 
 THRESHOLD = 0.85
+
+
+def identify(index: FaceIndex, vector, margin: float = 0.05) -> Match | None:
+    return Matcher(index.store, index, THRESHOLD, margin).identify(vector)
+
+
+def verify(index: FaceIndex, user_id: int, vector) -> Match | None:
+    return Matcher(index.store, index, THRESHOLD, 0.05).verify(user_id, vector)
 
 
 @pytest.fixture
@@ -28,7 +37,7 @@ def gen():
 
 def make(tmp_path, config: IndexConfig | None = None):
     store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    index = FaceIndex(store, tmp_path / "index", config or IndexConfig(), THRESHOLD)
+    index = FaceIndex(store, tmp_path / "index", config or IndexConfig())
     return store, index
 
 
@@ -52,10 +61,10 @@ def test_identify_after_rebuild(tmp_path, gen, config):
     manifest = index.rebuild()
     assert manifest.faces == 600 and manifest.version == 1
     for i in (0, 57, 199):
-        match = index.identify(gen.samples(centres[i : i + 1])[0])
+        match = identify(index, gen.samples(centres[i : i + 1])[0])
         assert match is not None and match.username == f"user{i}"
         assert match.distance < THRESHOLD
-    assert index.identify(gen.centres(1)[0]) is None  # a stranger
+    assert identify(index, gen.centres(1)[0]) is None  # a stranger
 
 
 def test_face_added_after_build_found_before_rebuild(tmp_path, gen):
@@ -63,18 +72,18 @@ def test_face_added_after_build_found_before_rebuild(tmp_path, gen):
     populate(store, gen, 100)
     index.rebuild()
     newcomer = gen.centres(1)
-    assert index.identify(gen.samples(newcomer)[0]) is None  # caches the (empty) fresh set
+    assert identify(index, gen.samples(newcomer)[0]) is None  # caches the (empty) fresh set
     store.create_user("newcomer", [(gen.samples(newcomer)[0], 0.99)])
-    match = index.identify(gen.samples(newcomer)[0])
+    match = identify(index, gen.samples(newcomer)[0])
     assert match is not None and match.username == "newcomer"
     assert index.fresh_count() == 1
     second = gen.centres(1)
     store.create_user("second", [(gen.samples(second)[0], 0.99)])  # read incrementally
-    assert index.identify(gen.samples(second)[0]).username == "second"
+    assert identify(index, gen.samples(second)[0]).username == "second"
     assert index.fresh_count() == 2
     index.rebuild()
     assert index.fresh_count() == 0
-    assert index.identify(gen.samples(newcomer)[0]).username == "newcomer"
+    assert identify(index, gen.samples(newcomer)[0]).username == "newcomer"
 
 
 def test_new_user_found_with_no_index_at_all(tmp_path, gen):
@@ -82,7 +91,7 @@ def test_new_user_found_with_no_index_at_all(tmp_path, gen):
     assert index.search(gen.centres(1)[0]) == []
     centre = gen.centres(1)
     store.create_user("first", [(gen.samples(centre)[0], 0.99)])
-    assert index.identify(gen.samples(centre)[0]).username == "first"
+    assert identify(index, gen.samples(centre)[0]).username == "first"
 
 
 def test_deleted_user_never_returned(tmp_path, gen):
@@ -109,18 +118,16 @@ def test_ambiguous_match_rejected(tmp_path, gen):
     query = gen.samples(centre)[0]
     near = index.search(query, k=2)
     assert len(near) == 2
-    loose = FaceIndex(store, tmp_path / "index", IndexConfig(ambiguity_margin=0.0), THRESHOLD)
-    assert loose.identify(query) is not None
-    strict = FaceIndex(store, tmp_path / "index", IndexConfig(ambiguity_margin=1.0), THRESHOLD)
-    assert strict.identify(query) is None
+    assert identify(index, query, margin=0.0) is not None
+    assert identify(index, query, margin=1.0) is None
 
 
 def test_verify_one_to_one(tmp_path, gen):
     store, index = make(tmp_path)
     centres = populate(store, gen, 10)
     alice = store.find_user("user3")
-    assert index.verify(alice.id, gen.samples(centres[3:4])[0]).username == "user3"
-    assert index.verify(alice.id, gen.samples(centres[4:5])[0]) is None
+    assert verify(index, alice.id, gen.samples(centres[3:4])[0]).username == "user3"
+    assert verify(index, alice.id, gen.samples(centres[4:5])[0]) is None
 
 
 def test_another_process_notices_new_version(tmp_path, gen):
@@ -128,7 +135,7 @@ def test_another_process_notices_new_version(tmp_path, gen):
     populate(store, gen, 20)
     index.rebuild()
     other_store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    other = FaceIndex(other_store, tmp_path / "index", IndexConfig(), THRESHOLD)
+    other = FaceIndex(other_store, tmp_path / "index", IndexConfig())
     assert other.manifest().version == 1
     index.rebuild()
     assert other.manifest().version == 2
@@ -138,9 +145,9 @@ def test_missing_index_is_rebuilt(tmp_path, gen):
     store, index = make(tmp_path)
     centres = populate(store, gen, 30)
     index.rebuild()
-    fresh = FaceIndex(store, tmp_path / "index", IndexConfig(), THRESHOLD)
+    fresh = FaceIndex(store, tmp_path / "index", IndexConfig())
     os.unlink(tmp_path / "index" / "current")
-    match = fresh.identify(gen.samples(centres[5:6])[0])
+    match = identify(fresh, gen.samples(centres[5:6])[0])
     assert match is not None and match.username == "user5"
     assert fresh.manifest().version == 2
 
@@ -152,8 +159,8 @@ def test_corrupt_index_is_rebuilt(tmp_path, gen, victim):
     index.rebuild()
     current = tmp_path / "index" / os.readlink(tmp_path / "index" / "current")
     (current / victim).write_bytes(b"garbage")
-    fresh = FaceIndex(store, tmp_path / "index", IndexConfig(), THRESHOLD)
-    match = fresh.identify(gen.samples(centres[9:10])[0])
+    fresh = FaceIndex(store, tmp_path / "index", IndexConfig())
+    match = identify(fresh, gen.samples(centres[9:10])[0])
     assert match is not None and match.username == "user9"
 
 
@@ -162,7 +169,7 @@ def test_many_fresh_faces_start_a_background_rebuild(tmp_path, gen):
     centres = populate(store, gen, 30)
     first = index.rebuild()
     populate(store, gen, 30, prefix="late")
-    assert index.identify(gen.samples(centres[2:3])[0]).username == "user2"
+    assert identify(index, gen.samples(centres[2:3])[0]).username == "user2"
     index._background.join(timeout=60)
     assert index.manifest().version == first.version + 1
     assert index.fresh_count() == 0
@@ -176,7 +183,7 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     big = FaceStore(tmp_path / "lmdb", StoreConfig())
     # Enough faces that the subprocess's build takes a few seconds.
     extra = FaceGenerator(seed=9).faces(150_000).vectors
-    from face_engine.storage import encode_face, key
+    from face_engine.store.records import encode_face, key
 
     def fill(txn):
         dbs = big._dbs
@@ -212,9 +219,9 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     assert os.readlink(tmp_path / "index" / "current") == f"versions/v{old.version:06d}"
     store = FaceStore(tmp_path / "lmdb", StoreConfig())
     # max_fresh high: the 150,000 unindexed faces must not start a background rebuild here.
-    survivor = FaceIndex(store, tmp_path / "index", IndexConfig(max_fresh=10**7), THRESHOLD)
+    survivor = FaceIndex(store, tmp_path / "index", IndexConfig(max_fresh=10**7))
     assert survivor.manifest().version == old.version
-    match = survivor.identify(gen.samples(centres[3:4])[0])
+    match = identify(survivor, gen.samples(centres[3:4])[0])
     assert match is not None and match.username == "user3"
     done = subprocess.run(
         [sys.executable, "-m", "face_engine", "rebuild-index"],
@@ -234,7 +241,7 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
 def test_searches_go_on_during_a_rebuild(tmp_path, gen):
     import threading
 
-    from face_engine.cli.index_bench_commands import bulk_load
+    from bench.index_bench import bulk_load
 
     store, index = make(tmp_path, IndexConfig(n_trees=100))
     faces = FaceGenerator(seed=4).faces(60_000)

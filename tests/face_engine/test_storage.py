@@ -9,7 +9,7 @@ import pytest
 
 from face_engine.config import StoreConfig
 from face_engine.errors import InvalidUsername, UnknownUser, UsernameTaken
-from face_engine.storage import FaceStore
+from face_engine.store.lmdb_store import FaceStore
 
 
 def unit(seed: int) -> np.ndarray:
@@ -139,12 +139,15 @@ def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
     store.close()
 
 
-def test_generation_moves_with_every_write(store):
-    g0 = store.generation()
-    user = store.create_user("x", [(unit(1), 0.9)])
-    g1 = store.generation()
+def test_last_face_id_moves_with_new_faces_only(store):
+    """The index's fresh-face cache keys on it: a login must not empty every worker's cache."""
+    assert store.last_face_id() == 0
+    user = store.create_user("x", [(unit(1), 0.9), (unit(2), 0.9)])
+    assert store.last_face_id() == 2
     store.record_login(user.id, 1.0)
-    assert g0 < g1 < store.generation()
+    assert store.last_face_id() == 2
+    store.delete_user(user.id)
+    assert store.last_face_id() == 2
 
 
 def test_snapshot_after(store):

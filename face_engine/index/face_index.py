@@ -2,7 +2,7 @@
 
 On disk, under ``index_dir``::
 
-    versions/v000007/   ann files (face_engine/ann.py), face_ids.npy, user_ids.npy, manifest.json
+    versions/v000007/   ann files (face_engine/index/ann.py), face_ids.npy, manifest.json
     current -> versions/v000007   (a symlink, switched atomically with os.replace)
     rebuild.lock                  (fcntl lock: one rebuild at a time, across processes)
 
@@ -33,10 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from face_engine.ann import AnnSearcher, build_ann, open_ann
-from face_engine.config import IndexConfig, Settings
-from face_engine.errors import UnknownUser
-from face_engine.storage import FaceStore
+from face_engine.config import IndexConfig
+from face_engine.index.ann import AnnSearcher, build_ann, open_ann
+from face_engine.store.lmdb_store import FaceStore
 from face_engine.types import Embedding
 
 log = logging.getLogger(__name__)
@@ -48,13 +47,6 @@ KEEP_VERSIONS = 2
 class Neighbor:
     user_id: int
     face_id: int
-    distance: float
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    user_id: int
-    username: str
     distance: float
 
 
@@ -81,23 +73,19 @@ class _Loaded:
 
 @dataclass
 class _Fresh:
-    generation: int
+    last_face_id: int  # the store's newest face id when this was read
     after: int
     face_ids: np.ndarray
-    user_ids: np.ndarray
     vectors: np.ndarray
 
 
 class FaceIndex:
     """Search over the store's faces; one instance per process, safe across threads."""
 
-    def __init__(
-        self, store: FaceStore, index_dir: Path, config: IndexConfig, threshold: float
-    ) -> None:
+    def __init__(self, store: FaceStore, index_dir: Path, config: IndexConfig) -> None:
         self.store = store
         self.dir = Path(index_dir)
         self.config = config
-        self.threshold = threshold
         self._loaded: _Loaded | None = None
         self._fresh: _Fresh | None = None
         self._lock = threading.Lock()  # guards (re)loading; held only briefly by searches
@@ -129,37 +117,6 @@ class FaceIndex:
             if user_id not in best or dist < best[user_id].distance:
                 best[user_id] = Neighbor(user_id, face_id, dist)
         return sorted(best.values(), key=lambda n: n.distance)[:k]
-
-    def identify(self, vector: Embedding) -> Match | None:
-        """The nearest user if within the threshold and not ambiguous, else None.
-
-        Ambiguous: a different user is within ``ambiguity_margin`` of the best distance.
-        """
-        neighbors = self.search(vector, k=2)
-        if not neighbors or neighbors[0].distance >= self.threshold:
-            return None
-        if (
-            len(neighbors) > 1
-            and neighbors[1].distance - neighbors[0].distance < self.config.ambiguity_margin
-        ):
-            return None
-        return self._match(neighbors[0].user_id, neighbors[0].distance)
-
-    def verify(self, user_id: int, vector: Embedding) -> Match | None:
-        """1:1: the user if one of their own faces is within the threshold, else None."""
-        faces = self.store.faces_of(user_id)
-        if not faces:
-            return None
-        matrix = np.stack([f.embedding for f in faces])
-        distance = float(np.linalg.norm(matrix - np.asarray(vector, np.float32), axis=1).min())
-        return self._match(user_id, distance) if distance < self.threshold else None
-
-    def _match(self, user_id: int, distance: float) -> Match | None:
-        try:
-            user = self.store.get_user(user_id)
-        except UnknownUser:
-            return None
-        return Match(user.id, user.username, distance)
 
     def manifest(self) -> IndexManifest | None:
         loaded = self._current()
@@ -211,26 +168,26 @@ class FaceIndex:
         return _Loaded(target, manifest, searcher, face_ids)
 
     def _fresh_faces(self, after: int) -> _Fresh:
-        """Faces with id > ``after`` (not in the built index), cached; only faces newer than
-        the cache are read when the store changes, so a login after a registration costs one
-        short cursor walk, not a re-read. Deleted ones are filtered at search time."""
-        generation = self.store.generation()
+        """Faces with id > ``after`` (not in the built index), cached until a face is added;
+        then only the faces newer than the cache are read, so a login after a registration
+        costs one short cursor walk. Deleted ones are filtered at search time; logins, which
+        add no face, keep the cache."""
+        last_face_id = self.store.last_face_id()
         fresh = self._fresh
-        if fresh is not None and fresh.generation == generation and fresh.after == after:
+        if fresh is not None and fresh.last_face_id == last_face_id and fresh.after == after:
             return fresh
         if fresh is not None and fresh.after == after:
             newest = int(fresh.face_ids[-1]) if len(fresh.face_ids) else after
-            ids, users, vectors, generation = self.store.snapshot(newest)
+            ids, _, vectors, last_face_id = self.store.snapshot(newest)
             fresh = _Fresh(
-                generation,
+                last_face_id,
                 after,
                 np.concatenate([fresh.face_ids, ids]),
-                np.concatenate([fresh.user_ids, users]),
                 np.concatenate([fresh.vectors, vectors]),
             )
         else:
-            face_ids, user_ids, vectors, generation = self.store.snapshot(after)
-            fresh = _Fresh(generation, after, face_ids, user_ids, vectors)
+            face_ids, _, vectors, last_face_id = self.store.snapshot(after)
+            fresh = _Fresh(last_face_id, after, face_ids, vectors)
         self._fresh = fresh
         if len(fresh.face_ids) > self.config.max_fresh:
             self._rebuild_in_background()
@@ -260,12 +217,11 @@ class FaceIndex:
             for stale in versions.glob(".tmp-*"):  # left by a rebuild that was killed
                 shutil.rmtree(stale, ignore_errors=True)
             started = time.time()
-            face_ids, user_ids, vectors, _ = self.store.snapshot()
+            face_ids, _, vectors, _ = self.store.snapshot()
             version = self.store.meta_int("index_version") + 1
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
             build_ann(vectors, tmp, self.config)
             np.save(tmp / "face_ids.npy", face_ids)
-            np.save(tmp / "user_ids.npy", user_ids)
             manifest = IndexManifest(
                 version=version,
                 faces=int(len(face_ids)),
@@ -316,10 +272,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def open_store_and_index(settings: Settings) -> tuple[FaceStore, FaceIndex]:
-    """The store under ``<data>/lmdb`` and its index under ``<data>/index``."""
-    store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    index = FaceIndex(store, settings.data.dir / "index", settings.index, settings.engine.threshold)
-    return store, index

@@ -5,8 +5,8 @@ Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order)
 - ``usernames``: casefolded username (UTF-8) -> user id (unique, case-insensitive)
 - ``faces``: face id -> user id, created, detection score (``<qdd``) + 512 float32 (raw bytes)
 - ``user_faces``: user id -> face id (dupsort: one entry per face)
-- ``meta``: schema version, id counters, ``generation`` (bumped by every write, so readers
-  notice changes cheaply) and ``index_version``.
+- ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
+  readers notice new faces cheaply) and ``index_version``.
 
 Every write is one transaction: registering a user with several faces is all or nothing. When
 the map is full it is doubled and the transaction retried. The environment is opened lazily in
@@ -15,15 +15,10 @@ each process (LMDB environments must not cross a fork), so gunicorn workers each
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import struct
 import threading
 import time
-import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,67 +27,23 @@ import numpy as np
 
 from face_engine.config import StoreConfig
 from face_engine.errors import InvalidUsername, UnknownUser, UsernameTaken
+from face_engine.store.records import (
+    EMBEDDING_SIZE,
+    FACE_HEADER,
+    FaceRecord,
+    User,
+    decode_face,
+    encode_face,
+    key,
+    unkey,
+    user_from_json,
+    user_json,
+)
 from face_engine.types import Embedding
+from face_engine.usernames import normalise_username
 
 SCHEMA_VERSION = 1
-EMBEDDING_SIZE = 512
-FACE_HEADER = struct.Struct("<qdd")  # user id, created (epoch s), detection score
-USERNAME_PATTERN = re.compile(r"[\w.-]{1,64}")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """An account. ``created`` and ``last_login`` are epoch seconds."""
-
-    id: int
-    username: str
-    created: float
-    status: str
-    last_login: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class FaceRecord:
-    """One stored face vector of a user."""
-
-    id: int
-    user_id: int
-    embedding: Embedding
-    created: float
-    score: float
-
-
-def key(n: int) -> bytes:
-    """An id as an LMDB key: 8 bytes big-endian, so keys sort in id order."""
-    return n.to_bytes(8, "big")
-
-
-def unkey(raw: bytes) -> int:
-    return int.from_bytes(raw, "big")
-
-
-def normalise_username(username: str) -> str:
-    """NFC-normalised, stripped username; InvalidUsername unless 1-64 letters, digits, . _ -."""
-    if not isinstance(username, str):
-        raise InvalidUsername()
-    name = unicodedata.normalize("NFC", username.strip())
-    if not USERNAME_PATTERN.fullmatch(name):
-        raise InvalidUsername()
-    return name
-
-
-def encode_face(user_id: int, vector: Embedding, created: float, score: float) -> bytes:
-    vector = np.asarray(vector, np.float32)
-    if vector.shape != (EMBEDDING_SIZE,) or not np.isfinite(vector).all():
-        raise ValueError(f"a face vector must be {EMBEDDING_SIZE} finite float32 values")
-    return FACE_HEADER.pack(user_id, created, score) + vector.tobytes()
-
-
-def decode_face(face_id: int, raw: bytes) -> FaceRecord:
-    user_id, created, score = FACE_HEADER.unpack_from(raw)
-    vector = np.frombuffer(raw, np.float32, EMBEDDING_SIZE, FACE_HEADER.size).copy()
-    return FaceRecord(face_id, user_id, vector, created, score)
 
 
 class FaceStore:
@@ -164,9 +115,7 @@ class FaceStore:
         while True:
             try:
                 with self.env.begin(write=True) as txn:
-                    result = fn(txn)
-                    self._bump(txn, b"generation")
-                    return result
+                    return fn(txn)
             except lmdb.MapFullError:
                 self.env.set_mapsize(self.env.info()["map_size"] * 2)
             except lmdb.MapResizedError:
@@ -194,9 +143,9 @@ class FaceStore:
     def set_meta_int(self, name: str, value: int) -> None:
         self.write(lambda txn: txn.put(name.encode(), str(value).encode(), db=self._dbs["meta"]))
 
-    def generation(self) -> int:
-        """A number that changes with every write (cheap: one read)."""
-        return self.meta_int("generation")
+    def last_face_id(self) -> int:
+        """The newest face id ever given (cheap: one read); it changes only when faces are added."""
+        return self.meta_int("next_face_id")
 
     # -- users ---------------------------------------------------------------------------
 
@@ -213,7 +162,7 @@ class FaceStore:
             user_id = self._bump(txn, b"next_user_id")
             txn.put(folded, key(user_id), db=self._dbs["usernames"])
             user = User(user_id, name, now, "active", None)
-            txn.put(key(user_id), _user_json(user), db=self._dbs["users"])
+            txn.put(key(user_id), user_json(user), db=self._dbs["users"])
             for vector, score in encoded:
                 face_id = self._bump(txn, b"next_face_id")
                 txn.put(
@@ -224,30 +173,11 @@ class FaceStore:
 
         return self.write(create)
 
-    def add_faces(self, user_id: int, faces: Sequence[tuple[Embedding, float]]) -> list[int]:
-        """Add face vectors to an existing user; their new face ids."""
-        now = time.time()
-
-        def add(txn: lmdb.Transaction) -> list[int]:
-            if txn.get(key(user_id), db=self._dbs["users"]) is None:
-                raise UnknownUser()
-            ids = []
-            for vector, score in faces:
-                face_id = self._bump(txn, b"next_face_id")
-                txn.put(
-                    key(face_id), encode_face(user_id, vector, now, score), db=self._dbs["faces"]
-                )
-                txn.put(key(user_id), key(face_id), db=self._dbs["user_faces"])
-                ids.append(face_id)
-            return ids
-
-        return self.write(add)
-
     def get_user(self, user_id: int) -> User:
         raw = self.read(lambda txn: txn.get(key(user_id), db=self.db("users")))
         if raw is None:
             raise UnknownUser()
-        return _user_from_json(user_id, raw)
+        return user_from_json(user_id, raw)
 
     def find_user(self, username: str) -> User:
         """The user with this username, compared case-insensitively."""
@@ -263,7 +193,7 @@ class FaceStore:
     def list_users(self) -> list[User]:
         def collect(txn: lmdb.Transaction) -> list[User]:
             with txn.cursor(db=self._dbs["users"]) as cursor:
-                return [_user_from_json(unkey(k), v) for k, v in cursor]
+                return [user_from_json(unkey(k), v) for k, v in cursor]
 
         return self.read(collect)
 
@@ -274,7 +204,7 @@ class FaceStore:
             raw = txn.get(key(user_id), db=self._dbs["users"])
             if raw is None:
                 raise UnknownUser()
-            user = _user_from_json(user_id, raw)
+            user = user_from_json(user_id, raw)
             with txn.cursor(db=self._dbs["user_faces"]) as cursor:
                 found = cursor.set_key(key(user_id))
                 face_keys = list(cursor.iternext_dup()) if found else []
@@ -291,9 +221,9 @@ class FaceStore:
             raw = txn.get(key(user_id), db=self._dbs["users"])
             if raw is None:
                 raise UnknownUser()
-            user = _user_from_json(user_id, raw)
+            user = user_from_json(user_id, raw)
             updated = User(user.id, user.username, user.created, user.status, when)
-            txn.put(key(user_id), _user_json(updated), db=self._dbs["users"])
+            txn.put(key(user_id), user_json(updated), db=self._dbs["users"])
 
         self.write(record)
 
@@ -314,6 +244,16 @@ class FaceStore:
         self.db("faces")
         return self.read(collect)
 
+    def face_count(self, user_id: int) -> int:
+        """How many faces ``user_id`` has (one cursor count; no vector is read)."""
+
+        def count(txn: lmdb.Transaction) -> int:
+            with txn.cursor(db=self._dbs["user_faces"]) as cursor:
+                return int(cursor.count()) if cursor.set_key(key(user_id)) else 0
+
+        self.db("faces")
+        return self.read(count)
+
     def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
         """{face id: user id} for those of ``face_ids`` that still exist."""
 
@@ -328,22 +268,9 @@ class FaceStore:
         self.db("faces")
         return self.read(lookup)
 
-    def iter_faces(
-        self, after: int = 0, txn: lmdb.Transaction | None = None
-    ) -> Iterator[FaceRecord]:
-        """Faces with id > ``after`` in id order, from one snapshot (``txn`` if given)."""
-        if txn is None:
-            yield from self.read(lambda t: list(self.iter_faces(after, t)))
-            return
-        with txn.cursor(db=self.db("faces")) as cursor:
-            if not cursor.set_range(key(after + 1)):
-                return
-            for k, raw in cursor:
-                yield decode_face(unkey(k), raw)
-
     def snapshot(self, after: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """All faces with id > ``after`` from one consistent snapshot: (face ids int64,
-        user ids int64, vectors float32 (n, 512), the generation they were read at)."""
+        user ids int64, vectors float32 (n, 512), the newest face id given at that point)."""
 
         def take(txn: lmdb.Transaction):
             # Preallocated for the upper bound (all faces) so a million-face snapshot holds the
@@ -367,7 +294,7 @@ class FaceStore:
                             raw, np.float32, EMBEDDING_SIZE, FACE_HEADER.size
                         )
                         n += 1
-            return ids[:n], users[:n], vectors[:n], self.meta_int("generation", txn)
+            return ids[:n], users[:n], vectors[:n], self.meta_int("next_face_id", txn)
 
         self.db("faces")
         return self.read(take)
@@ -383,19 +310,3 @@ class FaceStore:
 
         self.db("faces")
         return self.read(count)
-
-
-def _user_json(user: User) -> bytes:
-    return json.dumps(
-        {
-            "username": user.username,
-            "created": user.created,
-            "status": user.status,
-            "last_login": user.last_login,
-        }
-    ).encode()
-
-
-def _user_from_json(user_id: int, raw: bytes) -> User:
-    data = json.loads(raw)
-    return User(user_id, data["username"], data["created"], data["status"], data["last_login"])
