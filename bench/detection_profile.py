@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from face_engine.cli.bench_commands import FRAME_PHOTO, webcam_frame  # noqa: E402
+from bench.pipeline_bench import FRAME_PHOTO, webcam_frame  # noqa: E402
 from face_engine.config import load_settings  # noqa: E402
 from face_engine.vision.pipeline import FaceEngine  # noqa: E402
 

