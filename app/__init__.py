@@ -11,15 +11,23 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from face_engine import Accounts, FaceEngine
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(
-    test_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    test_config: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    accounts: Accounts | None = None,
+    engine: FaceEngine | None = None,
 ) -> Flask:
     """Build the app: config.ini (FACE_LOGIN_CONFIG) -> environment -> ``test_config``.
 
     ``env`` replaces ``os.environ`` as the source of overrides (tests pass their own).
+    ``accounts`` replaces the use cases (a stub, for tests that need no models); ``engine``
+    shares already loaded models (the real-model tests load them once per session).
     """
     from app import api, pages
     from app.config import load_config
@@ -46,13 +54,16 @@ def create_app(
         ADMIN_RATE_LIMIT=config.admin_rate_limit,
         RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
-        JSON_SORT_KEYS=False,
     )
     configure_sessions(app, config.session_cookie_secure, config.session_hours)
     app.config.update(test_config or {})
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=1)
     app.extensions["face_login_settings"] = settings
+    if accounts is not None:
+        app.extensions["face_login"] = accounts
+    if engine is not None:
+        app.extensions["face_login_engine"] = engine
     limiter.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(api.bp)

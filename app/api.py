@@ -11,12 +11,12 @@ from app.extensions import limit_from_config, limiter
 from app.security import admin_required
 from app.services import get_accounts
 from app.uploads import form_text, image_files
-from face_engine.errors import UnknownUser
+from face_engine import UnknownUser, User
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _user_json(user) -> dict:
+def _user_json(user: User) -> dict[str, object]:
     return {
         "user_id": user.id,
         "username": user.username,
@@ -34,12 +34,12 @@ def _log_in(user_id: int) -> None:
         session["csrf"] = csrf
 
 
-def _current_user():
+def _current_user() -> User:
     user_id = session.get("user_id")
     if user_id is None:
         raise ApiError(401, "not_logged_in", "log in first")
     try:
-        return get_accounts().store.get_user(int(user_id))
+        return get_accounts().user(int(user_id))
     except UnknownUser:
         session.pop("user_id", None)
         raise ApiError(401, "not_logged_in", "this account no longer exists") from None
@@ -54,7 +54,7 @@ def register():
         raise ApiError(400, "invalid_username", "a username is required")
     user = get_accounts().register(username, image_files())
     _log_in(user.id)
-    faces = len(get_accounts().store.faces_of(user.id))
+    faces = get_accounts().face_count(user.id)
     return jsonify({"user_id": user.id, "username": user.username, "faces": faces}), 201
 
 
@@ -138,10 +138,7 @@ def admin_rebuild():
 @admin_required
 @limiter.limit(limit_from_config("ADMIN_RATE_LIMIT"))
 def admin_users():
-    accounts = get_accounts()
-    users = []
-    for user in accounts.store.list_users():
-        users.append({**_user_json(user), "faces": len(accounts.store.faces_of(user.id))})
+    users = [{**_user_json(user), "faces": faces} for user, faces in get_accounts().users()]
     return jsonify({"users": users})
 
 
@@ -150,9 +147,6 @@ def admin_users():
 @limiter.limit(limit_from_config("ADMIN_RATE_LIMIT"))
 def admin_delete_user(username: str):
     accounts = get_accounts()
-    try:
-        user = accounts.store.find_user(username)
-    except UnknownUser:
-        raise ApiError(404, "unknown_user", "no user has that name") from None
+    user = accounts.find_user(username)  # UnknownUser: 404 unknown_user
     accounts.delete(user.id)
     return jsonify({"deleted": user.username})

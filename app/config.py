@@ -1,4 +1,5 @@
-"""The web service's own settings: the ``[app]`` section of config.ini, env overrides."""
+"""The web service's settings: the ``[app]`` section, read from the same single parse as the
+engine's sections, and the check that the whole file and environment hold no unknown key."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from face_engine.config import Settings, load_settings, read_parser, read_section
+from face_engine.config import (
+    ENV_ALIASES,
+    Settings,
+    engine_sections,
+    read_config,
+    settings_from,
+)
+
+APP_ALIASES = {**ENV_ALIASES, "FACE_LOGIN_ADMIN_TOKEN": ("app", "admin_token")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +40,9 @@ class AppConfig:
 
 
 def load_config(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, AppConfig]:
-    """The engine's settings and the app's, from the same file (FACE_LOGIN_CONFIG or the
-    shipped config.ini) and the same environment."""
-    if path is None and env.get("FACE_LOGIN_CONFIG"):
-        path = Path(env["FACE_LOGIN_CONFIG"])
-    settings = load_settings(path, env)
-    parser, base_dir = read_parser(path)
-    return settings, read_section(parser, "app", AppConfig, env, base_dir)
+    """The engine's settings and the app's, from one parse of one file (``path``, else
+    FACE_LOGIN_CONFIG, else the shipped config.ini) and the environment; ConfigError (one
+    line) on an unknown section, key or variable, or a bad value."""
+    source = read_config(path, env)
+    source.check_known({**engine_sections(), "app": AppConfig}, APP_ALIASES)
+    return settings_from(source), source.section("app", AppConfig, APP_ALIASES)

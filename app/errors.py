@@ -1,28 +1,39 @@
-"""Errors to HTTP, once: JSON under /api and /healthz, a page elsewhere."""
+"""Errors to HTTP, once: each engine error class has its status here; JSON under /api and
+/healthz, a page elsewhere. An engine error with no status here is a bug: logged, 500."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from face_engine.errors import FaceEngineError
+from face_engine import (
+    FaceAlreadyRegistered,
+    FaceEngineError,
+    FacesDiffer,
+    ImageDecodeError,
+    InvalidUsername,
+    MultipleFaces,
+    NoFaceFound,
+    NotRecognized,
+    UnknownUser,
+    UsernameTaken,
+)
 
 log = logging.getLogger(__name__)
 
-STATUS = {
-    "bad_image": 422,
-    "no_face": 422,
-    "multiple_faces": 422,
-    "faces_differ": 422,
-    "invalid_username": 400,
-    "username_taken": 409,
-    "face_already_registered": 409,
-    "unknown_user": 404,
-    "not_recognized": 401,
-    "index_unavailable": 503,
+STATUS: dict[type[FaceEngineError], int] = {
+    ImageDecodeError: 422,
+    NoFaceFound: 422,
+    MultipleFaces: 422,
+    FacesDiffer: 422,
+    InvalidUsername: 400,
+    UsernameTaken: 409,
+    FaceAlreadyRegistered: 409,
+    UnknownUser: 404,
+    NotRecognized: 401,
 }
 
 HTTP_CODES = {
@@ -45,6 +56,11 @@ class ApiError(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
+def status_of(error: FaceEngineError) -> int | None:
+    """The HTTP status of ``error``'s class (or its nearest mapped base), None if unmapped."""
+    return next((STATUS[cls] for cls in type(error).__mro__ if cls in STATUS), None)
+
+
 def wants_json() -> bool:
     return (
         request.path.startswith("/api/")
@@ -53,33 +69,34 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, code: str, detail: str):
+def error_response(status: int, code: str, detail: str) -> tuple[Response | str, int]:
+    """``{"ok": false, "error": code, "detail": sentence}``, or the error page."""
     if wants_json():
-        body = {"error": code, "detail": detail}
-        if request.path == "/api/login":
-            body["ok"] = False
-        return jsonify(body), status
+        return jsonify({"ok": False, "error": code, "detail": detail}), status
     return render_template("error.html", status=status, code=code, detail=detail), status
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(FaceEngineError)
-    def engine_error(e: FaceEngineError):
-        return error_response(STATUS.get(e.code, 400), e.code, e.detail)
+    def engine_error(e: FaceEngineError) -> tuple[Response | str, int]:
+        status = status_of(e)
+        if status is None:
+            log.error("unmapped engine error %s on %s", type(e).__name__, request.path)
+            return error_response(500, "internal_error", "something went wrong on our side")
+        return error_response(status, e.code, e.detail)
 
     @app.errorhandler(ApiError)
-    def api_error(e: ApiError):
+    def api_error(e: ApiError) -> tuple[Response | str, int]:
         return error_response(e.status, e.code, e.detail)
 
     @app.errorhandler(RateLimitExceeded)
-    def rate_limited(e: RateLimitExceeded):
-        response = error_response(
+    def rate_limited(e: RateLimitExceeded) -> tuple[Response | str, int]:
+        return error_response(
             429, "rate_limited", f"too many attempts ({e.description}); wait and try again"
         )
-        return response
 
     @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException):
+    def http_error(e: HTTPException) -> tuple[Response | str, int]:
         status = e.code or 500
         code = HTTP_CODES.get(status, "http_error")
         detail = e.description or code
@@ -89,6 +106,6 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(status, code, detail)
 
     @app.errorhandler(Exception)
-    def unexpected(e: Exception):
+    def unexpected(e: Exception) -> tuple[Response | str, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "something went wrong on our side")

@@ -11,12 +11,12 @@ BGRImage = NDArray[np.uint8]
 """An image as OpenCV holds it: uint8, shape (H, W, 3), channels B, G, R."""
 
 Embedding = NDArray[np.float32]
-"""A FaceNet embedding: float32, shape (512,), L2 norm 1."""
+"""A face embedding: float32, shape (D,) (128 for dlib's ResNet, 512 for FaceNet), L2 norm 1."""
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Face:
     """One detected face, in the original image's pixel coordinates.
 
@@ -24,13 +24,11 @@ class Face:
     landmarks: float32 (5, 2) array of (x, y) in ``LANDMARK_NAMES`` order (the subject's
     left eye is ``left_eye`` as MTCNN names it: the one on the image's left).
     score: MTCNN O-Net face probability in [0, 1].
-    embedding: unit-norm float32 (512,) when the face has been embedded, else None.
     """
 
     box: tuple[float, float, float, float]
     landmarks: NDArray[np.float32]
     score: float
-    embedding: Embedding | None = None
 
     def __post_init__(self) -> None:
         if len(self.box) != 4 or self.box[2] <= 0 or self.box[3] <= 0:
@@ -42,3 +40,19 @@ class Face:
     def size(self) -> float:
         """Side of the face box in pixels (geometric mean of width and height)."""
         return float(np.sqrt(self.box[2] * self.box[3]))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EmbeddedFace:
+    """A detected face and its embedding (unit-norm float32, see ``Embedding``)."""
+
+    face: Face
+    embedding: Embedding
+
+    @property
+    def score(self) -> float:
+        return self.face.score
+
+    @property
+    def size(self) -> float:
+        return self.face.size

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from face_engine.config import Settings
 from face_engine.errors import MultipleFaces, NoFaceFound
-from face_engine.types import BGRImage, Embedding, Face
+from face_engine.types import BGRImage, EmbeddedFace, Embedding, Face
 from face_engine.vision.alignment import align
 from face_engine.vision.decoding import decode_image
 from face_engine.vision.facenet import FaceEmbedder
@@ -33,19 +31,18 @@ class FaceEngine:
         return decode_image(data, self.settings.decode)
 
     def detect(self, image: BGRImage) -> list[Face]:
-        """Every face, largest first, without embeddings (cheap: for live previews)."""
+        """Every face, largest first (cheap: for live previews)."""
         return self.detector.detect(image)
 
     def align(self, image: BGRImage, face: Face) -> np.ndarray:
         """The face as FaceNet's 160x160 RGB input."""
         return align(image, face, self.settings.alignment)
 
-    def embed(self, image: BGRImage, face: Face) -> Face:
-        """``face`` with its embedding filled in."""
-        vector = self.embedder.embed(self.align(image, face))
-        return dataclasses.replace(face, embedding=vector)
+    def embed(self, image: BGRImage, face: Face) -> EmbeddedFace:
+        """``face`` with its embedding."""
+        return EmbeddedFace(face, self.embedder.embed(self.align(image, face)))
 
-    def faces(self, image: BGRImage) -> list[Face]:
+    def faces(self, image: BGRImage) -> list[EmbeddedFace]:
         """Every face in ``image``, embedded, largest first."""
         return [self.embed(image, face) for face in self.detect(image)]
 
@@ -89,7 +86,7 @@ class FaceEngine:
                 return self.dominant_face(faces)
         return self.dominant_face(self.detector.detect(image))
 
-    def embed_one(self, image: BGRImage) -> Face:
+    def embed_one(self, image: BGRImage) -> EmbeddedFace:
         """The one dominant face of ``image``, embedded (for login and registration)."""
         return self.embed(image, self.find_dominant(image))
 

@@ -20,7 +20,7 @@ def app(tmp_path, engine):
     from app import create_app
 
     env = {"FACE_LOGIN_DATA": str(tmp_path / "data"), "FACE_LOGIN_ADMIN_TOKEN": ADMIN_TOKEN}
-    application = create_app({"TESTING": True, "FACE_ENGINE": engine, **NO_LIMITS}, env=env)
+    application = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=engine)
     yield application
     accounts = application.extensions.get("face_login")
     if accounts is not None:

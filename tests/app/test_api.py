@@ -192,9 +192,7 @@ def test_admin_rebuild_users_and_delete(auth):
 def test_admin_disabled_without_a_token(tmp_path, engine):
     from app import create_app
 
-    app = create_app(
-        {"TESTING": True, "FACE_ENGINE": engine}, env={"FACE_LOGIN_DATA": str(tmp_path)}
-    )
+    app = create_app({"TESTING": True}, env={"FACE_LOGIN_DATA": str(tmp_path)}, engine=engine)
     r = app.test_client().get("/api/admin/users", headers={"Authorization": "Bearer x"})
     assert r.status_code == 403 and r.json["error"] == "admin_disabled"
 

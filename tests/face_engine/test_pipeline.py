@@ -30,7 +30,8 @@ def test_same_person_closer_than_different(engine, photo):
 
 def test_rgba_and_grey_inputs_embed(engine, photo):
     rgba = engine.embed_one(engine.decode(photo("edge/rgba_32bit.png")))
-    assert rgba.embedding is not None
+    assert rgba.embedding.dtype == np.float32 and np.isfinite(rgba.embedding).all()
+    assert np.linalg.norm(rgba.embedding) == pytest.approx(1.0, abs=1e-5)
     colour = engine.decode(photo("people/barack_obama/1.jpg"))
     grey = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     ok, buf = cv2.imencode(".png", grey[:, :, 0])
@@ -66,7 +67,11 @@ def test_small_background_face_does_not_block(engine, photo):
 def test_faces_embeds_every_face(engine, photo):
     faces = engine.faces(engine.decode(photo("group/multiface.jpg")))
     assert len(faces) == 6
-    assert all(f.embedding is not None for f in faces)
+    vectors = np.stack([f.embedding for f in faces])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # Six different people: no two of them within the match threshold.
+    distances = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
+    assert distances[np.triu_indices(6, 1)].min() >= engine.threshold
 
 
 def test_decode_errors_propagate(engine):
