@@ -55,7 +55,7 @@ class DetectorConfig:
 class AlignmentConfig:
     """How a face is cut out for FaceNet (chosen by measurement, see docs/alignment.md)."""
 
-    method: str = "similarity"
+    method: Literal["similarity", "affine", "crop"] = "similarity"
     image_size: int = 160
     margin: float = 0.1
     # Sideways stretch of the similarity-aligned face; MTCNN boxes' height / width (training
@@ -94,7 +94,7 @@ class StoreConfig:
 class IndexConfig:
     """Nearest-neighbour index knobs."""
 
-    backend: str = "annoy"
+    backend: Literal["annoy", "hnsw"] = "annoy"
     n_trees: int = 50
     search_k: int = -1
     # Annoy over a PCA projection to this many dimensions, re-ranked exactly (0: plain Annoy).

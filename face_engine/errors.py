@@ -57,3 +57,13 @@ class NotRecognized(FaceEngineError):
 class FacesDiffer(FaceEngineError):
     code = "faces_differ"
     message = "the images do not all show the same person"
+
+
+class StoreOutdated(FaceEngineError):
+    code = "store_outdated"
+    message = "the data directory was written by an incompatible version"
+
+
+class ModelMismatch(FaceEngineError):
+    code = "model_mismatch"
+    message = "the stored faces were made by another model than the configured one"

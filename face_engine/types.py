@@ -56,3 +56,18 @@ class EmbeddedFace:
     @property
     def size(self) -> float:
         return self.face.size
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIdentity:
+    """Which network made an embedding: its name, the SHA-256 of its weights file, and the
+    embedding's length. Embeddings of two identities are never compared."""
+
+    name: str
+    weights_hash: str
+    dim: int
+
+    @property
+    def tag(self) -> str:
+        """Short, file-name-safe label, e.g. ``dlib-3a1f0c9e2b7d``."""
+        return f"{self.name}-{self.weights_hash[:12]}"

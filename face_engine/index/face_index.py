@@ -1,5 +1,7 @@
 """FaceIndex: nearest users to a face vector, from an ANN index derived from the LMDB store.
 
+One index per embedding model: it holds only the faces that model made (the store records it),
+so vectors of two models are never compared; ``index_for`` puts it in ``<index>/<model tag>``.
 On disk, under ``index_dir``::
 
     versions/v000007/   ann files (face_engine/index/ann.py), face_ids.npy, manifest.json
@@ -36,7 +38,7 @@ import numpy as np
 from face_engine.config import IndexConfig
 from face_engine.index.ann import AnnSearcher, build_ann, open_ann
 from face_engine.store.lmdb_store import FaceStore
-from face_engine.types import Embedding
+from face_engine.types import Embedding, ModelIdentity
 
 log = logging.getLogger(__name__)
 METRIC = "angular (= Euclidean on unit vectors)"
@@ -82,10 +84,13 @@ class _Fresh:
 class FaceIndex:
     """Search over the store's faces; one instance per process, safe across threads."""
 
-    def __init__(self, store: FaceStore, index_dir: Path, config: IndexConfig) -> None:
+    def __init__(
+        self, store: FaceStore, index_dir: Path, config: IndexConfig, model: ModelIdentity
+    ) -> None:
         self.store = store
         self.dir = Path(index_dir)
         self.config = config
+        self.model = model
         self._loaded: _Loaded | None = None
         self._fresh: _Fresh | None = None
         self._lock = threading.Lock()  # guards (re)loading; held only briefly by searches
@@ -178,7 +183,7 @@ class FaceIndex:
             return fresh
         if fresh is not None and fresh.after == after:
             newest = int(fresh.face_ids[-1]) if len(fresh.face_ids) else after
-            ids, _, vectors, last_face_id = self.store.snapshot(newest)
+            ids, _, vectors, last_face_id = self.store.snapshot(newest, self.model)
             fresh = _Fresh(
                 last_face_id,
                 after,
@@ -186,7 +191,7 @@ class FaceIndex:
                 np.concatenate([fresh.vectors, vectors]),
             )
         else:
-            face_ids, _, vectors, last_face_id = self.store.snapshot(after)
+            face_ids, _, vectors, last_face_id = self.store.snapshot(after, self.model)
             fresh = _Fresh(last_face_id, after, face_ids, vectors)
         self._fresh = fresh
         if len(fresh.face_ids) > self.config.max_fresh:
@@ -217,7 +222,7 @@ class FaceIndex:
             for stale in versions.glob(".tmp-*"):  # left by a rebuild that was killed
                 shutil.rmtree(stale, ignore_errors=True)
             started = time.time()
-            face_ids, _, vectors, _ = self.store.snapshot()
+            face_ids, _, vectors, _ = self.store.snapshot(0, self.model)
             version = self.store.meta_int("index_version") + 1
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
             build_ann(vectors, tmp, self.config)
@@ -272,3 +277,10 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def index_for(
+    store: FaceStore, index_root: Path, config: IndexConfig, model: ModelIdentity
+) -> FaceIndex:
+    """The index of ``model``'s faces, in its own folder under ``index_root``."""
+    return FaceIndex(store, index_root / model.tag, config, model)

@@ -3,14 +3,17 @@
 Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order):
 - ``users``: user id -> JSON {username, created, status, last_login}
 - ``usernames``: casefolded username (UTF-8) -> user id (unique, case-insensitive)
-- ``faces``: face id -> user id, created, detection score (``<qdd``) + 512 float32 (raw bytes)
+- ``faces``: face id -> user id, created, detection score, model ref (``<qddI``) + float32 vector
 - ``user_faces``: user id -> face id (dupsort: one entry per face)
+- ``models``: model ref -> JSON {name, weights_hash, dim}: which network made a face's vector
 - ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
   readers notice new faces cheaply) and ``index_version``.
 
-Every write is one transaction: registering a user with several faces is all or nothing. When
-the map is full it is doubled and the transaction retried. The environment is opened lazily in
-each process (LMDB environments must not cross a fork), so gunicorn workers each have their own.
+Every write is one transaction: registering a user with several faces is all or nothing, and
+LMDB runs one write transaction at a time across processes, which makes a check done inside one
+atomic with the write. When the map is full it is doubled and the transaction retried. The
+environment is opened lazily in each process (LMDB environments must not cross a fork), so
+gunicorn workers each have their own.
 """
 
 from __future__ import annotations
@@ -20,30 +23,38 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import lmdb
 import numpy as np
+from numpy.typing import NDArray
 
 from face_engine.config import StoreConfig
-from face_engine.errors import InvalidUsername, UnknownUser, UsernameTaken
+from face_engine.errors import InvalidUsername, StoreOutdated, UnknownUser, UsernameTaken
 from face_engine.store.records import (
-    EMBEDDING_SIZE,
-    FACE_HEADER,
     FaceRecord,
     User,
     decode_face,
     encode_face,
+    face_header,
+    face_vector,
     key,
+    model_from_json,
+    model_json,
     unkey,
     user_from_json,
     user_json,
 )
-from face_engine.types import Embedding
+from face_engine.types import Embedding, ModelIdentity
 from face_engine.usernames import normalise_username
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 T = TypeVar("T")
+Snapshot = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], int]
+"""(face ids, user ids, vectors (n, dim), the newest face id given when it was read)."""
+DuplicateGuard = Callable[[NDArray[np.float32]], None]
+"""Called inside a registration's write transaction with the vectors (same model) stored after
+the caller last looked; raises to refuse the registration."""
 
 
 class FaceStore:
@@ -55,7 +66,7 @@ class FaceStore:
         self._env: lmdb.Environment | None = None
         self._pid = -1
         self._lock = threading.Lock()
-        self._dbs: dict[str, object] = {}
+        self._dbs: dict[str, Any] = {}
 
     # -- environment ---------------------------------------------------------------------
 
@@ -70,7 +81,7 @@ class FaceStore:
         return self._env
 
     def _open(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         env = lmdb.open(
             str(self.path),
             map_size=self.config.map_size_mb * 1024 * 1024,
@@ -80,6 +91,7 @@ class FaceStore:
             lock=True,
             metasync=True,
             sync=True,
+            mode=0o600,
         )
         while True:
             try:
@@ -88,6 +100,7 @@ class FaceStore:
                     "usernames": env.open_db(b"usernames"),
                     "faces": env.open_db(b"faces"),
                     "user_faces": env.open_db(b"user_faces", dupsort=True),
+                    "models": env.open_db(b"models"),
                     "meta": env.open_db(b"meta"),
                 }
                 with env.begin(write=True, db=dbs["meta"]) as txn:
@@ -95,13 +108,20 @@ class FaceStore:
                     if found is None:
                         txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
                     elif int(found) != SCHEMA_VERSION:
-                        raise RuntimeError(f"store schema {int(found)} is not {SCHEMA_VERSION}")
+                        raise StoreOutdated(
+                            f"the data in {self.path} has store schema {int(found)}, this "
+                            f"version reads schema {SCHEMA_VERSION} (faces now record the model "
+                            "that made them). Photos are not kept, so the faces cannot be "
+                            "converted: move the data directory away and have people register "
+                            "again, or run the release that wrote it"
+                        )
                 break
             except lmdb.MapResizedError:
                 env.set_mapsize(0)  # another process grew the map since we opened it
         self._env, self._dbs, self._pid = env, dbs, os.getpid()
 
-    def db(self, name: str):
+    def db(self, name: str) -> Any:
+        """The named sub-database (opening the environment if needed)."""
         self.env  # noqa: B018 - opens the environment (and the named databases) if needed
         return self._dbs[name]
 
@@ -131,14 +151,14 @@ class FaceStore:
                 self.env.set_mapsize(0)
 
     def _bump(self, txn: lmdb.Transaction, name: bytes, by: int = 1) -> int:
-        value = int(txn.get(name, b"0", db=self._dbs["meta"])) + by
+        value = int(bytes(txn.get(name, b"0", db=self._dbs["meta"]))) + by
         txn.put(name, str(value).encode(), db=self._dbs["meta"])
         return value
 
     def meta_int(self, name: str, txn: lmdb.Transaction | None = None) -> int:
         if txn is None:
             return self.read(lambda t: self.meta_int(name, t))
-        return int(txn.get(name.encode(), b"0", db=self.db("meta")))
+        return int(bytes(txn.get(name.encode(), b"0", db=self.db("meta"))))
 
     def set_meta_int(self, name: str, value: int) -> None:
         self.write(lambda txn: txn.put(name.encode(), str(value).encode(), db=self._dbs["meta"]))
@@ -147,27 +167,81 @@ class FaceStore:
         """The newest face id ever given (cheap: one read); it changes only when faces are added."""
         return self.meta_int("next_face_id")
 
+    # -- models --------------------------------------------------------------------------
+
+    def _model_ref(self, txn: lmdb.Transaction, model: ModelIdentity) -> int:
+        """The ref of ``model`` in the models table, added when new (inside a write)."""
+        with txn.cursor(db=self._dbs["models"]) as cursor:
+            for raw_key, raw in cursor:
+                if model_from_json(raw) == model:
+                    return unkey(raw_key)
+        ref = self._bump(txn, b"next_model_ref")
+        txn.put(key(ref), model_json(model), db=self._dbs["models"])
+        return ref
+
+    def find_model_ref(self, model: ModelIdentity) -> int | None:
+        """The ref of ``model`` if any face was ever stored with it, else None."""
+        return next((ref for ref, known in self.models().items() if known == model), None)
+
+    def models(self) -> dict[int, ModelIdentity]:
+        """Every model faces were stored with: ref -> identity."""
+
+        def collect(txn: lmdb.Transaction) -> dict[int, ModelIdentity]:
+            with txn.cursor(db=self._dbs["models"]) as cursor:
+                return {unkey(k): model_from_json(v) for k, v in cursor}
+
+        self.db("models")
+        return self.read(collect)
+
+    def face_counts_by_model(self) -> dict[int, int]:
+        """Model ref -> number of stored faces made by it (reads every face header)."""
+
+        def count(txn: lmdb.Transaction) -> dict[int, int]:
+            counts: dict[int, int] = {}
+            with txn.cursor(db=self._dbs["faces"]) as cursor:
+                for raw in cursor.iternext(keys=False, values=True):
+                    ref = face_header(raw)[3]
+                    counts[ref] = counts.get(ref, 0) + 1
+            return counts
+
+        self.db("faces")
+        return self.read(count)
+
     # -- users ---------------------------------------------------------------------------
 
-    def create_user(self, username: str, faces: Sequence[tuple[Embedding, float]]) -> User:
-        """Create a user with their faces (vector, detection score) in one transaction."""
+    def create_user(
+        self,
+        username: str,
+        faces: Sequence[tuple[Embedding, float]],
+        model: ModelIdentity,
+        guard: DuplicateGuard | None = None,
+        checked_through: int = 0,
+    ) -> User:
+        """Create a user with their faces (vector, detection score) in one transaction.
+
+        ``guard`` sees, inside the transaction, the vectors of ``model`` stored after face id
+        ``checked_through`` (what the caller has not compared yet) and may raise to refuse:
+        a duplicate check done there is atomic with the write, across processes.
+        """
         name = normalise_username(username)
         now = time.time()
-        encoded = [(np.asarray(v, np.float32), float(s)) for v, s in faces]
+        vectors = [(np.asarray(v, np.float32), float(s)) for v, s in faces]
 
         def create(txn: lmdb.Transaction) -> User:
             folded = name.casefold().encode()
             if txn.get(folded, db=self._dbs["usernames"]) is not None:
                 raise UsernameTaken(f"the username {name!r} is already registered")
+            ref = self._model_ref(txn, model)
+            if guard is not None:
+                guard(self._vectors_after(txn, checked_through, model)[2])
             user_id = self._bump(txn, b"next_user_id")
             txn.put(folded, key(user_id), db=self._dbs["usernames"])
             user = User(user_id, name, now, "active", None)
             txn.put(key(user_id), user_json(user), db=self._dbs["users"])
-            for vector, score in encoded:
+            for vector, score in vectors:
                 face_id = self._bump(txn, b"next_face_id")
-                txn.put(
-                    key(face_id), encode_face(user_id, vector, now, score), db=self._dbs["faces"]
-                )
+                record = encode_face(user_id, vector, now, score, ref, model.dim)
+                txn.put(key(face_id), record, db=self._dbs["faces"])
                 txn.put(key(user_id), key(face_id), db=self._dbs["user_faces"])
             return user
 
@@ -195,6 +269,7 @@ class FaceStore:
             with txn.cursor(db=self._dbs["users"]) as cursor:
                 return [user_from_json(unkey(k), v) for k, v in cursor]
 
+        self.db("users")
         return self.read(collect)
 
     def delete_user(self, user_id: int) -> None:
@@ -207,7 +282,7 @@ class FaceStore:
             user = user_from_json(user_id, raw)
             with txn.cursor(db=self._dbs["user_faces"]) as cursor:
                 found = cursor.set_key(key(user_id))
-                face_keys = list(cursor.iternext_dup()) if found else []
+                face_keys = [bytes(k) for k in cursor.iternext_dup()] if found else []
             for face_key in face_keys:
                 txn.delete(face_key, db=self._dbs["faces"])
             txn.delete(key(user_id), db=self._dbs["user_faces"])
@@ -234,7 +309,7 @@ class FaceStore:
             with txn.cursor(db=self._dbs["user_faces"]) as cursor:
                 if not cursor.set_key(key(user_id)):
                     return []
-                face_keys = list(cursor.iternext_dup())
+                face_keys = [bytes(k) for k in cursor.iternext_dup()]
             return [
                 decode_face(unkey(k), raw)
                 for k in face_keys
@@ -262,50 +337,62 @@ class FaceStore:
             for face_id in face_ids:
                 raw = txn.get(key(int(face_id)), db=self._dbs["faces"])
                 if raw is not None:
-                    owners[int(face_id)] = FACE_HEADER.unpack_from(raw)[0]
+                    owners[int(face_id)] = face_header(raw)[0]
             return owners
 
         self.db("faces")
         return self.read(lookup)
 
-    def snapshot(self, after: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """All faces with id > ``after`` from one consistent snapshot: (face ids int64,
-        user ids int64, vectors float32 (n, 512), the newest face id given at that point)."""
-
-        def take(txn: lmdb.Transaction):
-            # Preallocated for the upper bound (all faces) so a million-face snapshot holds the
-            # vectors once, not once per intermediate list.
-            bound = txn.stat(self._dbs["faces"])["entries"]
-            if after:  # a tail of recent faces: count it rather than reserve room for all
-                bound = 0
-                with txn.cursor(db=self._dbs["faces"]) as counter:
-                    if counter.set_range(key(after + 1)):
-                        bound = sum(1 for _ in counter.iternext(keys=True, values=False))
-            ids = np.empty(bound, np.int64)
-            users = np.empty(bound, np.int64)
-            vectors = np.empty((bound, EMBEDDING_SIZE), np.float32)
-            n = 0
-            with txn.cursor(db=self._dbs["faces"]) as cursor:
-                if cursor.set_range(key(after + 1)):
-                    for k, raw in cursor:
-                        ids[n] = unkey(k)
-                        users[n] = FACE_HEADER.unpack_from(raw)[0]
-                        vectors[n] = np.frombuffer(
-                            raw, np.float32, EMBEDDING_SIZE, FACE_HEADER.size
-                        )
-                        n += 1
-            return ids[:n], users[:n], vectors[:n], self.meta_int("next_face_id", txn)
-
+    def snapshot(self, after: int = 0, model: ModelIdentity | None = None) -> Snapshot:
+        """All faces with id > ``after`` (made by ``model`` only, when given) from one
+        consistent snapshot."""
         self.db("faces")
-        return self.read(take)
+        return self.read(lambda txn: self._vectors_after(txn, after, model))
+
+    def _vectors_after(
+        self, txn: lmdb.Transaction, after: int, model: ModelIdentity | None
+    ) -> Snapshot:
+        ref = None
+        if model is not None:
+            with txn.cursor(db=self._dbs["models"]) as cursor:
+                refs = [unkey(k) for k, v in cursor if model_from_json(v) == model]
+            if not refs:
+                empty = np.empty(0, np.int64)
+                last = self.meta_int("next_face_id", txn)
+                return empty, empty.copy(), np.empty((0, model.dim), np.float32), last
+            ref = refs[0]
+        # Preallocated for the upper bound so a million-face snapshot holds the vectors once,
+        # not once per intermediate list.
+        bound = txn.stat(self._dbs["faces"])["entries"]
+        if after:  # a tail of recent faces: count it rather than reserve room for all
+            bound = 0
+            with txn.cursor(db=self._dbs["faces"]) as counter:
+                if counter.set_range(key(after + 1)):
+                    bound = sum(1 for _ in counter.iternext(keys=True, values=False))
+        ids = np.empty(bound, np.int64)
+        users = np.empty(bound, np.int64)
+        vectors = np.empty((bound, model.dim if model else 0), np.float32)
+        n = 0
+        with txn.cursor(db=self._dbs["faces"]) as cursor:
+            if cursor.set_range(key(after + 1)):
+                for k, raw in cursor:
+                    user_id, _, _, face_ref = face_header(raw)
+                    if ref is not None and face_ref != ref:
+                        continue
+                    vector = face_vector(raw)
+                    if vectors.shape[1] != len(vector):  # model None: the first face's length
+                        vectors = np.empty((bound, len(vector)), np.float32)
+                    ids[n], users[n], vectors[n] = unkey(k), user_id, vector
+                    n += 1
+        return ids[:n], users[:n], vectors[:n], self.meta_int("next_face_id", txn)
 
     def counts(self) -> tuple[int, int]:
         """(users, faces)."""
 
         def count(txn: lmdb.Transaction) -> tuple[int, int]:
             return (
-                txn.stat(self._dbs["users"])["entries"],
-                txn.stat(self._dbs["faces"])["entries"],
+                int(txn.stat(self._dbs["users"])["entries"]),
+                int(txn.stat(self._dbs["faces"])["entries"]),
             )
 
         self.db("faces")

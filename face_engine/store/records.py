@@ -1,4 +1,4 @@
-"""What the store keeps, and how it is laid out in LMDB: keys, face and user records."""
+"""What the store keeps, and how it is laid out in LMDB: keys, face, user and model records."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from face_engine.types import Embedding
+from face_engine.types import Embedding, ModelIdentity
 
-EMBEDDING_SIZE = 512
-FACE_HEADER = struct.Struct("<qdd")  # user id, created (epoch s), detection score
+# user id, created (epoch s), detection score, model ref (the "models" table), then the vector
+# as raw float32 (its length is the model's dim).
+FACE_HEADER = struct.Struct("<qddI")
+
+Raw = bytes | memoryview
+"""What LMDB hands back for a value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +31,14 @@ class User:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FaceRecord:
-    """One stored face vector of a user."""
+    """One stored face vector of a user, and the model (ref) that made it."""
 
     id: int
     user_id: int
     embedding: Embedding
     created: float
     score: float
+    model_ref: int
 
 
 def key(n: int) -> bytes:
@@ -41,21 +46,34 @@ def key(n: int) -> bytes:
     return n.to_bytes(8, "big")
 
 
-def unkey(raw: bytes) -> int:
-    return int.from_bytes(raw, "big")
+def unkey(raw: Raw) -> int:
+    return int.from_bytes(bytes(raw), "big")
 
 
-def encode_face(user_id: int, vector: Embedding, created: float, score: float) -> bytes:
+def encode_face(
+    user_id: int, vector: Embedding, created: float, score: float, model_ref: int, dim: int
+) -> bytes:
     vector = np.asarray(vector, np.float32)
-    if vector.shape != (EMBEDDING_SIZE,) or not np.isfinite(vector).all():
-        raise ValueError(f"a face vector must be {EMBEDDING_SIZE} finite float32 values")
-    return FACE_HEADER.pack(user_id, created, score) + vector.tobytes()
+    if vector.shape != (dim,) or not np.isfinite(vector).all():
+        raise ValueError(f"a face vector must be {dim} finite float32 values")
+    return FACE_HEADER.pack(user_id, created, score, model_ref) + vector.tobytes()
 
 
-def decode_face(face_id: int, raw: bytes) -> FaceRecord:
-    user_id, created, score = FACE_HEADER.unpack_from(raw)
-    vector = np.frombuffer(raw, np.float32, EMBEDDING_SIZE, FACE_HEADER.size).copy()
-    return FaceRecord(face_id, user_id, vector, created, score)
+def face_header(raw: Raw) -> tuple[int, float, float, int]:
+    """(user id, created, score, model ref) of an encoded face."""
+    user_id, created, score, model_ref = FACE_HEADER.unpack_from(raw)
+    return int(user_id), float(created), float(score), int(model_ref)
+
+
+def face_vector(raw: Raw) -> Embedding:
+    """The vector of an encoded face, as a view on ``raw`` (copy it to keep it)."""
+    count = (len(raw) - FACE_HEADER.size) // 4
+    return np.frombuffer(raw, np.float32, count, FACE_HEADER.size)
+
+
+def decode_face(face_id: int, raw: Raw) -> FaceRecord:
+    user_id, created, score, model_ref = face_header(raw)
+    return FaceRecord(face_id, user_id, face_vector(raw).copy(), created, score, model_ref)
 
 
 def user_json(user: User) -> bytes:
@@ -69,6 +87,17 @@ def user_json(user: User) -> bytes:
     ).encode()
 
 
-def user_from_json(user_id: int, raw: bytes) -> User:
-    data = json.loads(raw)
+def user_from_json(user_id: int, raw: Raw) -> User:
+    data = json.loads(bytes(raw))
     return User(user_id, data["username"], data["created"], data["status"], data["last_login"])
+
+
+def model_json(model: ModelIdentity) -> bytes:
+    return json.dumps(
+        {"name": model.name, "weights_hash": model.weights_hash, "dim": model.dim}
+    ).encode()
+
+
+def model_from_json(raw: Raw) -> ModelIdentity:
+    data = json.loads(bytes(raw))
+    return ModelIdentity(data["name"], data["weights_hash"], int(data["dim"]))
