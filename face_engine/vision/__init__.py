@@ -1,0 +1,1 @@
+"""Vision: images in, faces and embeddings out (detection, alignment, embedding, weights)."""
