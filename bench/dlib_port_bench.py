@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import dlib  # type: ignore[import-untyped]  # noqa: E402
 
-from face_engine.vision.dlib_embedding import DlibEmbedder, dlib_model_paths  # noqa: E402
+from face_engine.vision.dlib_embedding import DlibEmbedder  # noqa: E402
+from face_engine.vision.weights import dlib_model_paths  # noqa: E402
 
 PHOTOS = ("people/barack_obama/1.jpg", "people/kate_siegel/1.jpg", "people/joe_biden/1.jpg")
 

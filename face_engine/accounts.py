@@ -5,26 +5,29 @@ No Flask here: the web layer passes image bytes in and maps the errors raised he
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from face_engine.config import Settings
+import numpy as np
+from numpy.typing import NDArray
+
+from face_engine.config import ModelConfig, Settings
 from face_engine.errors import (
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
+    ModelMismatch,
     MultipleFaces,
     NoFaceFound,
     NotRecognized,
     UnknownUser,
 )
-from face_engine.index.face_index import FaceIndex, IndexManifest
+from face_engine.index.face_index import FaceIndex, IndexManifest, index_for
 from face_engine.matching import Match, Matcher
 from face_engine.store.lmdb_store import FaceStore
 from face_engine.store.records import User
-from face_engine.types import EmbeddedFace, Face
+from face_engine.types import BGRImage, EmbeddedFace, Face, ModelIdentity
 from face_engine.usernames import normalise_username
 from face_engine.vision.pipeline import FaceEngine
 
@@ -42,22 +45,29 @@ class Accounts:
     """Register, log in, delete; one instance per process."""
 
     def __init__(
-        self, engine: FaceEngine, store: FaceStore, index: FaceIndex, matcher: Matcher
+        self,
+        engine: FaceEngine,
+        store: FaceStore,
+        index: FaceIndex,
+        matcher: Matcher,
+        policy: ModelConfig,
     ) -> None:
         self.engine = engine
         self.store = store
         self.index = index
         self.matcher = matcher
+        self.policy = policy
 
     def _faces(self, images: list[bytes]) -> list[EmbeddedFace]:
-        """The dominant face of each image; errors name the image (1-based)."""
-        faces = []
+        """The dominant face of each image, embedded in one batch; errors name the image."""
+        found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
             try:
-                faces.append(self.engine.embed_one(self.engine.decode(data)))
+                image = self.engine.decode(data)
+                found.append((image, self.engine.find_dominant(image)))
             except FaceEngineError as e:
                 raise type(e)(f"image {number}: {e.detail}") from e
-        return faces
+        return self.engine.embed_many(found)
 
     def register(self, username: str, images: list[bytes]) -> User:
         """Create an account with one face per image (1 to 5 images of the same person).
@@ -67,47 +77,74 @@ class Accounts:
         """
         normalise_username(username)  # refuse a bad name before the models run
         faces = self._faces(images)
-        threshold = self.engine.threshold
-        for a, b in itertools.combinations(faces, 2):
-            if self.engine.distance(a.embedding, b.embedding) >= threshold:
-                raise FacesDiffer("the images do not all show the same person")
-        if any(self.matcher.is_registered(face.embedding) for face in faces):
+        policy = self.policy
+        vectors = np.stack([f.embedding for f in faces])
+        if len(faces) > 1 and self.engine.distances(vectors).max() >= policy.register_threshold:
+            raise FacesDiffer("the images do not all show the same person")
+        # Faces stored after this point are compared inside the write transaction itself, so
+        # two registrations of one face racing each other cannot both pass.
+        checked_through = self.store.last_face_id()
+        if any(self.matcher.is_registered(v, policy.duplicate_threshold) for v in vectors):
             raise FaceAlreadyRegistered("this face already belongs to an account")
-        return self.store.create_user(username, [(f.embedding, f.score) for f in faces])
+
+        def refuse_duplicates(stored: NDArray[np.float32]) -> None:
+            if len(stored) and _min_distance(stored, vectors) < policy.duplicate_threshold:
+                raise FaceAlreadyRegistered("this face already belongs to an account")
+
+        return self.store.create_user(
+            username,
+            [(f.embedding, f.score) for f in faces],
+            self.engine.identity,
+            guard=refuse_duplicates,
+            checked_through=checked_through,
+        )
 
     def login(self, images: list[bytes], username: str | None = None) -> Match:
         """Recognise the person in 1 to 5 frames: among everyone (1:N), or only as
-        ``username`` (1:1). Frames without a face are skipped.
+        ``username`` (1:1). Frames without a face are skipped; every frame with a face must
+        show the same one person. The frames are embedded in one batch; matching stops at
+        the first frame that matches with a clear margin.
 
-        :raise NoFaceFound (no frame has a face), MultipleFaces, ImageDecodeError,
-            NotRecognized.
+        :raise NoFaceFound (no frame has a face), MultipleFaces, FacesDiffer (the frames show
+            different people), ImageDecodeError, NotRecognized.
         """
-        faces: list[EmbeddedFace] = []
-        crowded = 0
-        for data in images:
+        found: list[tuple[BGRImage, Face]] = []
+        for number, data in enumerate(images, start=1):
             image = self.engine.decode(data)
             try:
-                faces.append(self.engine.embed_one(image))
+                found.append((image, self.engine.find_dominant(image)))
             except NoFaceFound:
                 continue
-            except MultipleFaces:
-                crowded += 1
-        if not faces:
-            if crowded:
-                raise MultipleFaces("more than one face is in view; only one person may log in")
+            except MultipleFaces as e:
+                raise MultipleFaces(
+                    f"image {number}: more than one face is in view; only one person may log in"
+                ) from e
+        if not found:
             raise NoFaceFound("no face was found in any frame")
+        faces = self.engine.embed_many(found)
+        vectors = np.stack([f.embedding for f in faces])
+        if len(faces) > 1 and self.engine.distances(vectors).max() >= self.engine.threshold:
+            raise FacesDiffer("the frames do not all show the same person")
+        user_id = None
         if username:
             try:
                 user_id = self.store.find_user(username).id
             except UnknownUser:
                 raise NotRecognized() from None  # never reveal which usernames exist
-            matches = [self.matcher.verify(user_id, f.embedding) for f in faces]
-        else:
-            matches = [self.matcher.identify(f.embedding) for f in faces]
-        found = [m for m in matches if m is not None]
-        if not found or len({m.user_id for m in found}) > 1:
+        matches: list[Match] = []
+        for face in faces:
+            if user_id is not None:
+                match = self.matcher.verify(user_id, face.embedding)
+            else:
+                match = self.matcher.identify(face.embedding)
+            if match is None:
+                continue
+            matches.append(match)
+            if match.distance < self.engine.threshold - self.matcher.ambiguity_margin:
+                break  # a clear match: the other frames would not change the answer
+        if not matches or len({m.user_id for m in matches}) > 1:
             raise NotRecognized()
-        best = min(found, key=lambda m: m.distance)
+        best = min(matches, key=lambda m: m.distance)
         self.store.record_login(best.user_id, time.time())
         return best
 
@@ -150,11 +187,46 @@ class Accounts:
 
 
 def open_accounts(settings: Settings, engine: FaceEngine | None = None) -> Accounts:
-    """Accounts on the store under ``<data>/lmdb`` and its index under ``<data>/index``.
+    """Accounts on the store under ``<data>/lmdb`` and the model's index under ``<data>/index``.
 
     ``engine``: an already loaded FaceEngine to share (tests); else the models are loaded.
+    :raise ModelMismatch: the store holds faces of another model (see ``check_model``).
     """
+    engine = engine or FaceEngine(settings)
     store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    index = FaceIndex(store, settings.data.dir / "index", settings.index)
-    matcher = Matcher(store, index, settings.engine.threshold, settings.index.ambiguity_margin)
-    return Accounts(engine or FaceEngine(settings), store, index, matcher)
+    check_model(store, engine.identity)
+    index = index_for(store, settings.data.dir / "index", settings.index, engine.identity)
+    policy = settings.model
+    matcher = Matcher(store, index, policy.threshold, settings.index.ambiguity_margin)
+    return Accounts(engine, store, index, matcher, policy)
+
+
+def check_model(store: FaceStore, model: ModelIdentity) -> None:
+    """ModelMismatch when ``store`` holds faces made by a model other than ``model``: their
+    vectors cannot be compared with the new model's, and photos are not kept to redo them."""
+    others = [
+        (known, count)
+        for ref, count in store.face_counts_by_model().items()
+        if count and (known := store.models().get(ref)) is not None and known != model
+    ]
+    if not others:
+        return
+    known, count = others[0]
+    if known.name == model.name:
+        what = (
+            f"{known.name} with other weights ({known.weights_hash[:12]}, "
+            f"now {model.weights_hash[:12]})"
+        )
+    else:
+        what = f"{known.name} (this service is configured for {model.name})"
+    raise ModelMismatch(
+        f"{count} stored faces in {store.path} were made by {what}. Faces of two models cannot "
+        f"be compared and photos are not stored. Either set [embedder] model = {known.name} "
+        "(FACE_LOGIN_EMBEDDER_MODEL) to keep them, or point [data] dir (FACE_LOGIN_DATA) at a "
+        "new folder and have people register again."
+    )
+
+
+def _min_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    """The smallest Euclidean distance between a row of ``a`` and a row of ``b``."""
+    return float(np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2).min())

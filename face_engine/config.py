@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,17 +66,50 @@ class AlignmentConfig:
 
 @dataclass(frozen=True, slots=True)
 class EmbedderConfig:
-    """FaceNet knobs."""
+    """Which network embeds faces, and its knobs (docs/recognition.md)."""
 
+    model: Literal["dlib", "facenet"] = "dlib"
+    # dlib's chip from MTCNN's five landmarks, or from dlib's 5-point shape predictor.
+    dlib_alignment: Literal["landmarks", "shape_predictor"] = "landmarks"
+    # FaceNet only: also embed the mirrored face and average.
     flip: bool = False
     threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """Distances (Euclidean between unit embeddings) that decide, for one model.
+
+    threshold: a login matches below it (chosen on the development set for a false-accept
+    rate of at most 0.1%). register_threshold: a registration's photos show one person when
+    every pair is below it. duplicate_threshold: a registration is refused as someone's
+    existing face below it.
+    """
+
+    threshold: float
+    register_threshold: float
+    duplicate_threshold: float
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "register_threshold", "duplicate_threshold"):
+            if not 0.0 < getattr(self, name) < 2.0:
+                raise ValueError(f"{name} must be between 0 and 2")
+
+
+def _dlib_defaults() -> ModelConfig:
+    return ModelConfig(threshold=0.5, register_threshold=0.6, duplicate_threshold=0.5)
+
+
+def _facenet_defaults() -> ModelConfig:
+    return ModelConfig(threshold=0.82, register_threshold=0.82, duplicate_threshold=0.82)
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Decisions on top of the stages: match threshold and the dominant-face rule."""
 
-    threshold: float = 0.82
+    # Overrides the active model's [dlib] / [facenet] threshold when set (empty: the model's).
+    threshold: float | None = None
     multiple_faces_ratio: float = 0.6
     # embed_one first looks only for faces at least this fraction of the image's shorter side
     # (0 = always search down to [detector] min_face_size); see FaceEngine.find_dominant.
@@ -118,9 +152,19 @@ class Settings:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    dlib: ModelConfig = field(default_factory=_dlib_defaults)
+    facenet: ModelConfig = field(default_factory=_facenet_defaults)
     engine: EngineConfig = field(default_factory=EngineConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+
+    @property
+    def model(self) -> ModelConfig:
+        """The active model's thresholds, with ``[engine] threshold`` applied when set."""
+        chosen = self.dlib if self.embedder.model == "dlib" else self.facenet
+        if self.engine.threshold is None:
+            return chosen
+        return dataclasses.replace(chosen, threshold=self.engine.threshold)
 
 
 T = TypeVar("T")
@@ -135,6 +179,9 @@ def _convert(raw: str, annotation: Any) -> Any:
     if origin is tuple:
         item_type = typing.get_args(annotation)[0]
         return tuple(_convert(part.strip(), item_type) for part in raw.split(",") if part.strip())
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return None if raw.strip() == "" else _convert(raw, options[0])
     if origin is Literal:
         allowed = typing.get_args(annotation)
         if raw.strip() not in allowed:
@@ -166,8 +213,10 @@ class ConfigSource:
         name: str,
         cls: type[T],
         aliases: Mapping[str, tuple[str, str]] = ENV_ALIASES,
+        default: T | None = None,
     ) -> T:
-        """Section dataclass ``cls`` from ``[name]``, then environment overrides.
+        """Section dataclass ``cls`` from ``[name]``, then environment overrides, on top of
+        ``default`` (else the class's own defaults).
 
         Relative ``Path`` values are resolved against the config file's folder.
         """
@@ -192,6 +241,8 @@ class ConfigSource:
                 value = self.base_dir / value
             values[f.name] = value
         try:
+            if default is not None:
+                return dataclasses.replace(default, **values)  # type: ignore[type-var]
             return cls(**values)
         except ValueError as e:
             raise ConfigError(f"config: [{name}]: {e}") from None
@@ -252,8 +303,11 @@ def read_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
 
 def settings_from(source: ConfigSource) -> Settings:
     """The engine's ``Settings`` from an already parsed source."""
+    defaults = Settings()
     sections = {
-        f.name: source.section(f.name, f.default_factory)  # type: ignore[arg-type,misc]
+        f.name: source.section(
+            f.name, type(getattr(defaults, f.name)), default=getattr(defaults, f.name)
+        )
         for f in dataclasses.fields(Settings)
     }
     return Settings(**sections)
@@ -261,7 +315,8 @@ def settings_from(source: ConfigSource) -> Settings:
 
 def engine_sections() -> dict[str, type[Any]]:
     """Section name -> dataclass, for every section ``Settings`` has."""
-    return {f.name: f.default_factory for f in dataclasses.fields(Settings)}  # type: ignore[misc]
+    defaults = Settings()
+    return {f.name: type(getattr(defaults, f.name)) for f in dataclasses.fields(Settings)}
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -61,10 +61,10 @@ class Matcher:
         distance = float(np.linalg.norm(matrix - np.asarray(vector, np.float32), axis=1).min())
         return self._match(user_id, distance) if distance < self.threshold else None
 
-    def is_registered(self, vector: Embedding) -> bool:
-        """Whether any stored face is within the threshold of ``vector``."""
+    def is_registered(self, vector: Embedding, within: float) -> bool:
+        """Whether any stored face is closer than ``within`` to ``vector``."""
         nearest = self.index.search(vector, k=1)
-        return bool(nearest) and nearest[0].distance < self.threshold
+        return bool(nearest) and nearest[0].distance < within
 
     def _match(self, user_id: int, distance: float) -> Match | None:
         try:

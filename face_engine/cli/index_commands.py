@@ -18,14 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
-    from face_engine.index.face_index import FaceIndex
+    from face_engine.index.face_index import index_for
     from face_engine.store.lmdb_store import FaceStore
+    from face_engine.vision.embedding import model_identity
 
     store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    index = FaceIndex(store, settings.data.dir / "index", settings.index)
+    model = model_identity(settings.embedder)
+    index = index_for(store, settings.data.dir / "index", settings.index, model)
     try:
         manifest = index.rebuild()
     finally:
         store.close()
-    emit({"data_dir": str(settings.data.dir), **asdict(manifest)})
+    emit({"data_dir": str(settings.data.dir), "model": model.tag, **asdict(manifest)})
     return 0

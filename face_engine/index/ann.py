@@ -4,13 +4,12 @@ Distances are Euclidean between unit vectors, which is what Annoy's "angular" me
 (sqrt(2 (1 - cos))), so the engine's threshold applies unchanged.
 
 Backends (``IndexConfig.backend``):
-- ``annoy`` (the default the design names). With ``projection_dims = 0``: plain Annoy trees over
-  the full vectors (128-D for dlib, 512-D for FaceNet). With ``projection_dims > 0``: Annoy trees over a PCA projection fitted at
-  build time; the ``candidates`` nearest in the projection are re-ranked exactly against the
-  full vectors (memory-mapped ``vectors.npy``). Trees over 64 dimensions split far better than
-  over 512, which is what lifts recall at a given query time (docs/index.md).
-
-The vectors' length is recorded in ``ann.json`` at build time.
+- ``annoy`` (the default the design names). With ``projection_dims = 0``: plain Annoy trees over the
+  full vectors (128-D for dlib, 512-D for FaceNet). With ``projection_dims > 0``: Annoy trees over a
+  PCA projection fitted at build time; the ``candidates`` nearest in the projection are re-ranked
+  exactly against the full vectors (memory-mapped ``vectors.npy``). Trees over 64 dimensions split
+  far better than over 512, which is what lifts recall at a given query time (docs/index.md). The
+  vectors' length is recorded in ``ann.json`` at build time.
 - ``hnsw``: an hnswlib graph (M, ef_construction, ef from config), loaded into memory.
 """
 

