@@ -1,7 +1,7 @@
 """FaceNet vs dlib's face-recognition ResNet, with two ways of cutting dlib's chip, on real pairs.
 
     python bench/recognition_study.py [--faces ../shared/faces] [--json out.json]
-        [--fit-template] [--box-mapping]
+        [--fit-template] [--box-mapping] [--template-folds]
 
 Every photo named in ``pairs.csv`` is decoded, detected with our MTCNN (largest face; photos
 with more faces are counted as multiple_faces) and embedded once per variant:
@@ -18,7 +18,8 @@ development set only; the check set (the test photos, their pairs.csv) is report
 development thresholds applied, never used to choose. ``--faces`` is the test-photo folder
 (default ``$FACE_TEST_DATA`` or ``../shared/faces``); the development set is its ``dev/``.
 ``--fit-template`` refits MTCNN_LANDMARKS_ON_CHIP on the development set; ``--box-mapping``
-measures MTCNN boxes against dlib's HOG detector boxes.
+measures MTCNN boxes against dlib's HOG detector boxes; ``--template-folds`` checks the
+template on people it was not fitted on (two folds).
 """
 
 from __future__ import annotations
