@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bench.synthetic import FaceGenerator, distance_percentiles
+from bench.synthetic import SYNTHETIC_MODEL, FaceGenerator, distance_percentiles
 from face_engine.cli import emit
 from face_engine.config import IndexConfig, Settings, load_settings
 
@@ -161,7 +161,7 @@ def registration_cost(settings: Settings, vectors: np.ndarray, say) -> dict:
             store = FaceStore(
                 Path(tmp) / "lmdb", dataclasses.replace(settings.store, map_size_mb=64)
             )
-            index = FaceIndex(store, Path(tmp) / "index", settings.index)
+            index = FaceIndex(store, Path(tmp) / "index", settings.index, SYNTHETIC_MODEL)
             bulk_load(store, vectors[:size])
             index.rebuild()
             rng = np.random.default_rng(2)
@@ -171,7 +171,7 @@ def registration_cost(settings: Settings, vectors: np.ndarray, say) -> dict:
             for i in range(20):
                 vec = vectors[rng.integers(0, size)]
                 t = time.perf_counter()
-                store.create_user(f"new{i}", [(vec, 0.99)])
+                store.create_user(f"new{i}", [(vec, 0.99)], SYNTHETIC_MODEL)
                 times.append((time.perf_counter() - t) * 1000)
                 t = time.perf_counter()
                 index.search(vec, 5)
@@ -194,6 +194,7 @@ def bulk_load(store, vectors: np.ndarray) -> None:
 
         def fill(txn, start=start):
             dbs = store._dbs
+            ref = store._model_ref(txn, SYNTHETIC_MODEL)
             for row in range(start, min(len(vectors), start + step)):
                 user_id = row // 4 + 1
                 if row % 4 == 0:
@@ -205,9 +206,8 @@ def bulk_load(store, vectors: np.ndarray) -> None:
                         db=dbs["users"],
                     )
                 face_id = row + 1
-                txn.put(
-                    key(face_id), encode_face(user_id, vectors[row], now, 0.99), db=dbs["faces"]
-                )
+                record = encode_face(user_id, vectors[row], now, 0.99, ref, SYNTHETIC_MODEL.dim)
+                txn.put(key(face_id), record, db=dbs["faces"])
                 txn.put(key(user_id), key(face_id), db=dbs["user_faces"])
             txn.put(b"next_user_id", str(len(vectors) // 4 + 1).encode(), db=dbs["meta"])
             txn.put(b"next_face_id", str(min(len(vectors), start + step)).encode(), db=dbs["meta"])

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from face_engine.types import ModelIdentity
+
 DIM = 512
+# The identity synthetic vectors are stored under (no network made them).
+SYNTHETIC_MODEL = ModelIdentity("synthetic", "0" * 64, DIM)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,11 +97,11 @@ class ModelConfig:
 
 
 def _dlib_defaults() -> ModelConfig:
-    return ModelConfig(threshold=0.5, register_threshold=0.6, duplicate_threshold=0.5)
+    return ModelConfig(threshold=0.39, register_threshold=0.43, duplicate_threshold=0.39)
 
 
 def _facenet_defaults() -> ModelConfig:
-    return ModelConfig(threshold=0.82, register_threshold=0.82, duplicate_threshold=0.82)
+    return ModelConfig(threshold=0.56, register_threshold=1.07, duplicate_threshold=0.56)
 
 
 @dataclass(frozen=True, slots=True)

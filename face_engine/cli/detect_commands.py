@@ -9,7 +9,7 @@ from face_engine.config import Settings
 from face_engine.types import LANDMARK_NAMES
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``detect`` to ``subparsers``."""
     detect = subparsers.add_parser("detect", help="faces in a photo: boxes, scores, landmarks")
     detect.add_argument("image", type=Path)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from face_engine.config import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``rebuild-index`` to ``subparsers``."""
     rebuild = subparsers.add_parser(
         "rebuild-index", help="build a new index version from LMDB and switch to it"
@@ -17,17 +17,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild the index of every model the store holds faces of (normally just one)."""
     from face_engine.cli import emit
     from face_engine.index.face_index import index_for
     from face_engine.store.lmdb_store import FaceStore
     from face_engine.vision.embedding import model_identity
 
     store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    model = model_identity(settings.embedder)
-    index = index_for(store, settings.data.dir / "index", settings.index, model)
     try:
-        manifest = index.rebuild()
+        models = store.models()
+        counts = store.face_counts_by_model()
+        chosen = [models[ref] for ref in sorted(models) if counts.get(ref)]
+        if not chosen:
+            chosen = [model_identity(settings.embedder)]
+        results = []
+        for model in chosen:
+            index = index_for(store, settings.data.dir / "index", settings.index, model)
+            results.append({"model": model.tag, **asdict(index.rebuild())})
     finally:
         store.close()
-    emit({"data_dir": str(settings.data.dir), "model": model.tag, **asdict(manifest)})
+    if len(results) == 1:
+        emit({"data_dir": str(settings.data.dir), **results[0]})
+    else:
+        emit({"data_dir": str(settings.data.dir), "indexes": results})
     return 0

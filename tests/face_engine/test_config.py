@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from face_engine.config import load_settings
+from face_engine.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -12,14 +12,24 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_config_loads(settings):
     assert settings.detector.thresholds == (0.6, 0.7, 0.7)
     assert settings.data.dir == ROOT / "data"
-    assert 0 < settings.engine.threshold < 2
+    assert settings.embedder.model == "dlib"
+    assert settings.engine.threshold is None  # each model's own threshold applies
+    assert settings.model == settings.dlib
+    assert 0 < settings.dlib.threshold < settings.dlib.register_threshold < 2
 
 
 def test_env_overrides_file(tmp_path):
     env = {"FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_ENGINE_THRESHOLD": "0.5"}
     settings = load_settings(ROOT / "config.ini", env)
     assert settings.data.dir == tmp_path
-    assert settings.engine.threshold == 0.5
+    assert settings.model.threshold == 0.5
+
+
+def test_each_model_has_its_own_thresholds():
+    facenet = load_settings(ROOT / "config.ini", {"FACE_LOGIN_EMBEDDER_MODEL": "facenet"})
+    dlib = load_settings(ROOT / "config.ini", {"FACE_LOGIN_DLIB_THRESHOLD": "0.3"})
+    assert facenet.model == facenet.facenet != facenet.dlib
+    assert dlib.model.threshold == 0.3
 
 
 def test_config_path_from_env(tmp_path):
@@ -33,5 +43,27 @@ def test_config_path_from_env(tmp_path):
 def test_bad_value_names_the_key(tmp_path):
     ini = tmp_path / "bad.ini"
     ini.write_text("[detector]\nmin_face_size = lots\n")
-    with pytest.raises(ValueError, match="min_face_size"):
+    with pytest.raises(ConfigError, match="min_face_size"):
         load_settings(ini, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "named"),
+    [
+        ("[engine]\ntreshold = 0.5\n", {}, "unknown key \\[engine\\] treshold"),
+        ("[enginee]\nthreshold = 0.5\n", {}, "unknown section \\[enginee\\]"),
+        ("", {"FACE_LOGIN_ENGINE_TRESHOLD": "0.5"}, "FACE_LOGIN_ENGINE_TRESHOLD"),
+        ("", {"FACE_LOGIN_APP_WORKER": "3"}, "FACE_LOGIN_APP_WORKER"),
+        ("", {"FACE_LOGIN_EMBEDDER_MODEL": "arcface"}, "one of dlib, facenet"),
+        ("", {"FACE_LOGIN_DLIB_THRESHOLD": "2.5"}, "threshold must be between 0 and 2"),
+    ],
+)
+def test_mistakes_stop_with_one_line_naming_them(tmp_path, text, env, named):
+    """A misspelt key is never silently ignored (the hardening issue)."""
+    from app.config import load_config
+
+    ini = tmp_path / "config.ini"
+    ini.write_text(text)
+    with pytest.raises(ConfigError, match=named) as caught:
+        load_config(env, ini)
+    assert "\n" not in str(caught.value)

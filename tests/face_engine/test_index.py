@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from bench.synthetic import FaceGenerator
+from bench.synthetic import SYNTHETIC_MODEL, FaceGenerator
 from face_engine.config import IndexConfig, StoreConfig
 from face_engine.index.face_index import FaceIndex
 from face_engine.matching import Match, Matcher
@@ -20,6 +20,11 @@ from face_engine.store.lmdb_store import FaceStore
 from tests.conftest import ROOT
 
 THRESHOLD = 0.85
+
+
+def index_dir(tmp_path):
+    """Where the index of the synthetic model's faces lives (one folder per model)."""
+    return tmp_path / "index" / SYNTHETIC_MODEL.tag
 
 
 def identify(index: FaceIndex, vector, margin: float = 0.05) -> Match | None:
@@ -37,7 +42,7 @@ def gen():
 
 def make(tmp_path, config: IndexConfig | None = None):
     store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    index = FaceIndex(store, tmp_path / "index", config or IndexConfig())
+    index = FaceIndex(store, index_dir(tmp_path), config or IndexConfig(), SYNTHETIC_MODEL)
     return store, index
 
 
@@ -45,7 +50,9 @@ def populate(store, gen, users: int, per_user: int = 3, prefix: str = "user"):
     centres = gen.centres(users)
     for i, centre in enumerate(centres):
         store.create_user(
-            f"{prefix}{i}", [(v, 0.99) for v in gen.samples(np.repeat(centre[None], per_user, 0))]
+            f"{prefix}{i}",
+            [(v, 0.99) for v in gen.samples(np.repeat(centre[None], per_user, 0))],
+            SYNTHETIC_MODEL,
         )
     return centres
 
@@ -73,12 +80,14 @@ def test_face_added_after_build_found_before_rebuild(tmp_path, gen):
     index.rebuild()
     newcomer = gen.centres(1)
     assert identify(index, gen.samples(newcomer)[0]) is None  # caches the (empty) fresh set
-    store.create_user("newcomer", [(gen.samples(newcomer)[0], 0.99)])
+    store.create_user("newcomer", [(gen.samples(newcomer)[0], 0.99)], SYNTHETIC_MODEL)
     match = identify(index, gen.samples(newcomer)[0])
     assert match is not None and match.username == "newcomer"
     assert index.fresh_count() == 1
     second = gen.centres(1)
-    store.create_user("second", [(gen.samples(second)[0], 0.99)])  # read incrementally
+    store.create_user(
+        "second", [(gen.samples(second)[0], 0.99)], SYNTHETIC_MODEL
+    )  # read incrementally
     assert identify(index, gen.samples(second)[0]).username == "second"
     assert index.fresh_count() == 2
     index.rebuild()
@@ -90,7 +99,7 @@ def test_new_user_found_with_no_index_at_all(tmp_path, gen):
     store, index = make(tmp_path)
     assert index.search(gen.centres(1)[0]) == []
     centre = gen.centres(1)
-    store.create_user("first", [(gen.samples(centre)[0], 0.99)])
+    store.create_user("first", [(gen.samples(centre)[0], 0.99)], SYNTHETIC_MODEL)
     assert identify(index, gen.samples(centre)[0]).username == "first"
 
 
@@ -99,7 +108,7 @@ def test_deleted_user_never_returned(tmp_path, gen):
     centres = populate(store, gen, 50)
     index.rebuild()
     victim = store.find_user("user7")
-    fresh = store.create_user("fresh", [(gen.samples(centres[8:9])[0], 0.9)])
+    fresh = store.create_user("fresh", [(gen.samples(centres[8:9])[0], 0.9)], SYNTHETIC_MODEL)
     store.delete_user(victim.id)
     store.delete_user(fresh.id)
     for _ in range(5):
@@ -113,8 +122,8 @@ def test_deleted_user_never_returned(tmp_path, gen):
 def test_ambiguous_match_rejected(tmp_path, gen):
     store, index = make(tmp_path)
     centre = gen.centres(1)
-    store.create_user("twin_a", [(gen.samples(centre)[0], 0.9)])
-    store.create_user("twin_b", [(gen.samples(centre)[0], 0.9)])
+    store.create_user("twin_a", [(gen.samples(centre)[0], 0.9)], SYNTHETIC_MODEL)
+    store.create_user("twin_b", [(gen.samples(centre)[0], 0.9)], SYNTHETIC_MODEL)
     query = gen.samples(centre)[0]
     near = index.search(query, k=2)
     assert len(near) == 2
@@ -135,7 +144,7 @@ def test_another_process_notices_new_version(tmp_path, gen):
     populate(store, gen, 20)
     index.rebuild()
     other_store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    other = FaceIndex(other_store, tmp_path / "index", IndexConfig())
+    other = FaceIndex(other_store, index_dir(tmp_path), IndexConfig(), SYNTHETIC_MODEL)
     assert other.manifest().version == 1
     index.rebuild()
     assert other.manifest().version == 2
@@ -145,8 +154,8 @@ def test_missing_index_is_rebuilt(tmp_path, gen):
     store, index = make(tmp_path)
     centres = populate(store, gen, 30)
     index.rebuild()
-    fresh = FaceIndex(store, tmp_path / "index", IndexConfig())
-    os.unlink(tmp_path / "index" / "current")
+    fresh = FaceIndex(store, index_dir(tmp_path), IndexConfig(), SYNTHETIC_MODEL)
+    os.unlink(index_dir(tmp_path) / "current")
     match = identify(fresh, gen.samples(centres[5:6])[0])
     assert match is not None and match.username == "user5"
     assert fresh.manifest().version == 2
@@ -157,9 +166,9 @@ def test_corrupt_index_is_rebuilt(tmp_path, gen, victim):
     store, index = make(tmp_path)
     centres = populate(store, gen, 30)
     index.rebuild()
-    current = tmp_path / "index" / os.readlink(tmp_path / "index" / "current")
+    current = index_dir(tmp_path) / os.readlink(index_dir(tmp_path) / "current")
     (current / victim).write_bytes(b"garbage")
-    fresh = FaceIndex(store, tmp_path / "index", IndexConfig())
+    fresh = FaceIndex(store, index_dir(tmp_path), IndexConfig(), SYNTHETIC_MODEL)
     match = identify(fresh, gen.samples(centres[9:10])[0])
     assert match is not None and match.username == "user9"
 
@@ -188,8 +197,10 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     def fill(txn):
         dbs = big._dbs
         base = big.meta_int("next_face_id", txn)
+        ref = big._model_ref(txn, SYNTHETIC_MODEL)
         for row, vec in enumerate(extra):
-            txn.put(key(base + row + 1), encode_face(1, vec, 0.0, 0.9), db=dbs["faces"])
+            record = encode_face(1, vec, 0.0, 0.9, ref, SYNTHETIC_MODEL.dim)
+            txn.put(key(base + row + 1), record, db=dbs["faces"])
         txn.put(b"next_face_id", str(base + len(extra)).encode(), db=dbs["meta"])
 
     big.write(fill)
@@ -202,7 +213,7 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    versions = tmp_path / "index" / "versions"
+    versions = index_dir(tmp_path) / "versions"
     deadline = time.time() + 120
     while (
         time.time() < deadline
@@ -216,10 +227,10 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    assert os.readlink(tmp_path / "index" / "current") == f"versions/v{old.version:06d}"
+    assert os.readlink(index_dir(tmp_path) / "current") == f"versions/v{old.version:06d}"
     store = FaceStore(tmp_path / "lmdb", StoreConfig())
     # max_fresh high: the 150,000 unindexed faces must not start a background rebuild here.
-    survivor = FaceIndex(store, tmp_path / "index", IndexConfig(max_fresh=10**7))
+    survivor = FaceIndex(store, index_dir(tmp_path), IndexConfig(max_fresh=10**7), SYNTHETIC_MODEL)
     assert survivor.manifest().version == old.version
     match = identify(survivor, gen.samples(centres[3:4])[0])
     assert match is not None and match.username == "user3"

@@ -7,6 +7,7 @@ import multiprocessing
 import numpy as np
 import pytest
 
+from bench.synthetic import SYNTHETIC_MODEL
 from face_engine.config import StoreConfig
 from face_engine.errors import InvalidUsername, UnknownUser, UsernameTaken
 from face_engine.store.lmdb_store import FaceStore
@@ -26,7 +27,7 @@ def store(tmp_path):
 
 def test_data_survives_close_and_reopen(tmp_path):
     store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    user = store.create_user("Ada", [(unit(1), 0.99), (unit(2), 0.98)])
+    user = store.create_user("Ada", [(unit(1), 0.99), (unit(2), 0.98)], SYNTHETIC_MODEL)
     store.record_login(user.id, 1234.5)
     store.close()
     again = FaceStore(tmp_path / "lmdb", StoreConfig())
@@ -40,36 +41,38 @@ def test_data_survives_close_and_reopen(tmp_path):
 
 
 def test_usernames_unique_case_insensitive(store):
-    store.create_user("Grace", [(unit(1), 0.9)])
+    store.create_user("Grace", [(unit(1), 0.9)], SYNTHETIC_MODEL)
     with pytest.raises(UsernameTaken):
-        store.create_user("GRACE", [(unit(2), 0.9)])
+        store.create_user("GRACE", [(unit(2), 0.9)], SYNTHETIC_MODEL)
     assert store.find_user("grace").username == "Grace"
 
 
 @pytest.mark.parametrize("name", ["", " ", "a" * 65, "<script>", "a b", "x\x00y", "robert'); DROP"])
 def test_invalid_usernames(store, name):
     with pytest.raises(InvalidUsername):
-        store.create_user(name, [(unit(1), 0.9)])
+        store.create_user(name, [(unit(1), 0.9)], SYNTHETIC_MODEL)
     assert store.counts() == (0, 0)
 
 
 def test_failure_in_the_middle_of_a_registration_leaves_nothing(store):
-    store.create_user("first", [(unit(1), 0.9)])
+    store.create_user("first", [(unit(1), 0.9)], SYNTHETIC_MODEL)
     before = store.counts()
     bad_vector = np.full(512, np.nan, np.float32)
     with pytest.raises(ValueError):
-        store.create_user("second", [(unit(2), 0.9), (unit(3), 0.9), (bad_vector, 0.9)])
+        store.create_user(
+            "second", [(unit(2), 0.9), (unit(3), 0.9), (bad_vector, 0.9)], SYNTHETIC_MODEL
+        )
     assert store.counts() == before
     with pytest.raises(UnknownUser):
         store.find_user("second")
     # The username is free and the ids continue without a hole being visible to callers.
-    user = store.create_user("second", [(unit(2), 0.9)])
+    user = store.create_user("second", [(unit(2), 0.9)], SYNTHETIC_MODEL)
     assert store.faces_of(user.id)[0].user_id == user.id
 
 
 def test_delete_user_deletes_faces(store):
-    keep = store.create_user("keep", [(unit(1), 0.9)])
-    gone = store.create_user("gone", [(unit(2), 0.9), (unit(3), 0.9)])
+    keep = store.create_user("keep", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    gone = store.create_user("gone", [(unit(2), 0.9), (unit(3), 0.9)], SYNTHETIC_MODEL)
     gone_faces = [f.id for f in store.faces_of(gone.id)]
     store.delete_user(gone.id)
     assert store.counts() == (1, 1)
@@ -80,14 +83,14 @@ def test_delete_user_deletes_faces(store):
     with pytest.raises(UnknownUser):
         store.delete_user(gone.id)
     assert [u.username for u in store.list_users()] == [keep.username]
-    store.create_user("GONE", [(unit(4), 0.9)])  # the name is free again
+    store.create_user("GONE", [(unit(4), 0.9)], SYNTHETIC_MODEL)  # the name is free again
 
 
 def test_full_map_grows_instead_of_failing(tmp_path):
     store = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
     start = store.env.info()["map_size"]
     for i in range(300):  # ~2.1 KB per face, 3 faces each: ~2 MB
-        store.create_user(f"user{i}", [(unit(i), 0.9)] * 3)
+        store.create_user(f"user{i}", [(unit(i), 0.9)] * 3, SYNTHETIC_MODEL)
     assert store.counts() == (300, 900)
     assert store.env.info()["map_size"] > start
     store.close()
@@ -96,7 +99,7 @@ def test_full_map_grows_instead_of_failing(tmp_path):
 def _writer(path: str, prefix: str, count: int) -> None:
     store = FaceStore(path, StoreConfig(map_size_mb=1))
     for i in range(count):
-        store.create_user(f"{prefix}{i}", [(unit(i), 0.9), (unit(i + 1), 0.9)])
+        store.create_user(f"{prefix}{i}", [(unit(i), 0.9), (unit(i + 1), 0.9)], SYNTHETIC_MODEL)
     store.close()
 
 
@@ -116,7 +119,9 @@ def _reader(path: str, rounds: int, queue) -> None:
 
 def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
     path = str(tmp_path / "lmdb")
-    FaceStore(path, StoreConfig(map_size_mb=1)).create_user("seed", [(unit(0), 0.9)] * 2)
+    FaceStore(path, StoreConfig(map_size_mb=1)).create_user(
+        "seed", [(unit(0), 0.9)] * 2, SYNTHETIC_MODEL
+    )
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [
@@ -142,7 +147,7 @@ def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
 def test_last_face_id_moves_with_new_faces_only(store):
     """The index's fresh-face cache keys on it: a login must not empty every worker's cache."""
     assert store.last_face_id() == 0
-    user = store.create_user("x", [(unit(1), 0.9), (unit(2), 0.9)])
+    user = store.create_user("x", [(unit(1), 0.9), (unit(2), 0.9)], SYNTHETIC_MODEL)
     assert store.last_face_id() == 2
     store.record_login(user.id, 1.0)
     assert store.last_face_id() == 2
@@ -151,8 +156,8 @@ def test_last_face_id_moves_with_new_faces_only(store):
 
 
 def test_snapshot_after(store):
-    store.create_user("a", [(unit(1), 0.9), (unit(2), 0.9)])
-    store.create_user("b", [(unit(3), 0.9)])
+    store.create_user("a", [(unit(1), 0.9), (unit(2), 0.9)], SYNTHETIC_MODEL)
+    store.create_user("b", [(unit(3), 0.9)], SYNTHETIC_MODEL)
     ids, users, vectors, _ = store.snapshot(after=1)
     assert ids.tolist() == [2, 3] and users.tolist() == [1, 2]
     np.testing.assert_array_equal(vectors[1], unit(3))
