@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from face_engine import Accounts, FaceEngine
+from face_engine import Accounts, FaceEngine, check_stored_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,9 @@ def create_app(
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=1)
     app.extensions["face_login_settings"] = settings
-    if accounts is not None:
+    if accounts is None:
+        check_stored_model(settings)  # ModelMismatch: refuse to start, saying what to do
+    else:
         app.extensions["face_login"] = accounts
     if engine is not None:
         app.extensions["face_login_engine"] = engine

@@ -5,17 +5,19 @@ No Flask here. The web layer uses only what is re-exported below: ``open_account
 else is imported by module path (``face_engine.vision``, ``.store``, ``.index``).
 """
 
-from face_engine.accounts import Accounts, Preview, open_accounts
-from face_engine.config import Settings, load_settings
+from face_engine.accounts import Accounts, Preview, check_stored_model, open_accounts
+from face_engine.config import ConfigError, Settings, load_settings
 from face_engine.errors import (
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
     ImageDecodeError,
     InvalidUsername,
+    ModelMismatch,
     MultipleFaces,
     NoFaceFound,
     NotRecognized,
+    StoreOutdated,
     UnknownUser,
     UsernameTaken,
 )
@@ -28,6 +30,7 @@ from face_engine.vision.pipeline import FaceEngine
 __all__ = [
     "Accounts",
     "BGRImage",
+    "ConfigError",
     "Embedding",
     "Face",
     "FaceAlreadyRegistered",
@@ -38,14 +41,17 @@ __all__ = [
     "IndexManifest",
     "InvalidUsername",
     "Match",
+    "ModelMismatch",
     "MultipleFaces",
     "NoFaceFound",
     "NotRecognized",
     "Preview",
     "Settings",
+    "StoreOutdated",
     "UnknownUser",
     "User",
     "UsernameTaken",
+    "check_stored_model",
     "load_settings",
     "open_accounts",
 ]

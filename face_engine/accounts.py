@@ -29,6 +29,7 @@ from face_engine.store.lmdb_store import FaceStore
 from face_engine.store.records import User
 from face_engine.types import BGRImage, EmbeddedFace, Face, ModelIdentity
 from face_engine.usernames import normalise_username
+from face_engine.vision.embedding import model_identity
 from face_engine.vision.pipeline import FaceEngine
 
 
@@ -199,6 +200,18 @@ def open_accounts(settings: Settings, engine: FaceEngine | None = None) -> Accou
     policy = settings.model
     matcher = Matcher(store, index, policy.threshold, settings.index.ambiguity_margin)
     return Accounts(engine, store, index, matcher, policy)
+
+
+def check_stored_model(settings: Settings) -> ModelIdentity:
+    """The configured model, after checking that the store holds no faces of another model
+    (cheap: hashes the weights file, loads no network). :raise ModelMismatch, StoreOutdated."""
+    model = model_identity(settings.embedder)
+    store = FaceStore(settings.data.dir / "lmdb", settings.store)
+    try:
+        check_model(store, model)
+    finally:
+        store.close()
+    return model
 
 
 def check_model(store: FaceStore, model: ModelIdentity) -> None:

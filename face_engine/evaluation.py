@@ -63,14 +63,11 @@ def equal_error_rate(
 def tar_at_far(
     same: NDArray[np.float64], different: NDArray[np.float64], far: float
 ) -> dict[str, float | None]:
-    """The threshold for ``far`` and the share of same-person pairs it accepts."""
-    threshold = threshold_at_far(different, far)
+    """The threshold for ``far`` (rounded down to 4 decimals, so rounding never admits
+    another pair) and the share of same-person pairs it accepts."""
+    threshold = float(np.floor(threshold_at_far(different, far) * 1e4) / 1e4)
     tar = float((same < threshold).mean()) if len(same) else None
-    return {
-        "far": far,
-        "threshold": round(threshold, 4),
-        "tar": None if tar is None else round(tar, 4),
-    }
+    return {"far": far, "threshold": threshold, "tar": None if tar is None else round(tar, 4)}
 
 
 def _stats(values: NDArray[np.float64]) -> dict[str, float | int | None]:

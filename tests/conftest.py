@@ -32,11 +32,32 @@ def settings():
 
 
 @pytest.fixture(scope="session")
-def engine(settings):
-    """The real FaceEngine (MTCNN + FaceNet) on the shipped settings, loaded once per session."""
+def engine(settings, tmp_path_factory):
+    """The real FaceEngine (MTCNN + dlib's ResNet, the default) on the shipped settings, with
+    its model cache in a temporary folder; loaded once per session."""
+    import dataclasses
+
+    from face_engine.config import DataConfig
     from face_engine.vision.pipeline import FaceEngine
 
-    return FaceEngine(settings)
+    data = DataConfig(tmp_path_factory.mktemp("engine-data"))
+    return FaceEngine(dataclasses.replace(settings, data=data))
+
+
+@pytest.fixture(scope="session")
+def facenet_settings(settings):
+    """Shipped settings with ``[embedder] model = facenet``."""
+    from face_engine.config import load_settings
+
+    return load_settings(ROOT / "config.ini", {"FACE_LOGIN_EMBEDDER_MODEL": "facenet"})
+
+
+@pytest.fixture(scope="session")
+def facenet_engine(facenet_settings):
+    """The real FaceEngine with FaceNet, for anyone who asks for that model."""
+    from face_engine.vision.pipeline import FaceEngine
+
+    return FaceEngine(facenet_settings)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +17,13 @@ pytestmark = pytest.mark.integration
 
 
 def run_cli(*args: str, check: bool = True) -> tuple[int, dict]:
+    # The dlib graph built from the .dat is cached under the data directory: keep it out of
+    # the checkout.
+    data = Path(tempfile.gettempdir()) / "face-login-cli-tests"
     proc = subprocess.run(
         [sys.executable, "-m", "face_engine", *args],
         cwd=ROOT,
+        env={**os.environ, "FACE_LOGIN_DATA": str(data)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -69,10 +76,13 @@ def test_evaluate_pairs_at_shipped_threshold(face_data, tmp_path, settings):
         "far",
         "best_threshold",
         "best_accuracy",
+        "tar_at_far",
+        "eer",
+        "multiple_faces",
     ):
         assert key in out
     assert out["pairs"] == 136 and out["no_face"] == 0
-    assert out["threshold"] == settings.engine.threshold
+    assert out["model"] == "dlib" and out["threshold"] == settings.model.threshold
     assert out["accuracy"] == 1.0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -91,3 +101,29 @@ def test_bench_reports_both_pipelines(face_data):
         }
         assert all(value > 0 for value in out[side].values())
     assert {"detect+align+embed", "detect_all+align+embed"} <= set(out["ratio"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["dlib", "facenet"])
+def test_shipped_thresholds_hold_on_the_development_set(face_data, settings, model):
+    """Each model's shipped threshold keeps the false-accept rate at or below 0.1% over every
+    different-person pair of the development set, where thresholds are chosen."""
+    dev = face_data / "dev" / "pairs.csv"
+    if not dev.exists():
+        pytest.skip(f"development set not found at {dev}")
+    _, out = run_cli("evaluate", str(dev), "--model", model)
+    shipped = settings.dlib if model == "dlib" else settings.facenet
+    assert out["model"] == model and out["threshold"] == shipped.threshold
+    assert out["no_face"] == 0 and out["pairs"] == 10_296
+    assert out["far"] <= 0.001
+    at_far = out["tar_at_far"][0]
+    assert at_far["far"] == 0.001 and at_far["threshold"] >= shipped.threshold
+    if model == "dlib":
+        assert out["tar"] >= 0.9 and out["eer"] < 0.01
+
+
+def test_calibrate_prints_the_threshold_for_a_target_far(face_data):
+    _, out = run_cli("calibrate", str(face_data / "pairs.csv"), "--far", "0.001")
+    assert out["target_far"] == 0.001 and out["different_pairs"] == 124
+    # 124 different pairs: 0.1% of them is no pair at all, so the threshold is the closest one.
+    assert out["false_accepts"] == 0 and 0 < out["threshold"] <= 2
