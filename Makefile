@@ -42,6 +42,7 @@ test: $(VENV)/.dev browser-deps
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.runtime
 	$(BIN)/python -m face_engine bench

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from face_engine import Accounts, FaceEngine, check_stored_model
@@ -58,7 +59,9 @@ def create_app(
     configure_sessions(app, config.session_cookie_secure, config.session_hours)
     app.config.update(test_config or {})
     if config.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=1)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=1
+        )
     app.extensions["face_login_settings"] = settings
     if accounts is None:
         check_stored_model(settings)  # ModelMismatch: refuse to start, saying what to do
@@ -72,7 +75,7 @@ def create_app(
     app.register_blueprint(pages.bp)
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> ResponseReturnValue:
         stats = get_accounts().stats()
         return jsonify(
             {

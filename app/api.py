@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, jsonify, session
+from flask.typing import ResponseReturnValue
 
 from app.errors import ApiError
 from app.extensions import limit_from_config, limiter
@@ -47,7 +48,7 @@ def _current_user() -> User:
 
 @bp.post("/register")
 @limiter.limit(limit_from_config("REGISTER_RATE_LIMIT"))
-def register():
+def register() -> ResponseReturnValue:
     """Create an account from a username and 1-5 photos of one face; logs the user in."""
     username = form_text("username", 200)
     if not username:
@@ -60,7 +61,7 @@ def register():
 
 @bp.post("/login")
 @limiter.limit(limit_from_config("LOGIN_RATE_LIMIT"))
-def login():
+def login() -> ResponseReturnValue:
     """Recognise 1-5 frames (1:N), or verify them as ``username`` (1:1)."""
     username = form_text("username", 200) or None
     match = get_accounts().login(image_files(), username=username)
@@ -76,18 +77,18 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     session.pop("user_id", None)
     return jsonify({"ok": True})
 
 
 @bp.get("/me")
-def me():
+def me() -> ResponseReturnValue:
     return jsonify(_user_json(_current_user()))
 
 
 @bp.delete("/me")
-def delete_me():
+def delete_me() -> ResponseReturnValue:
     user = _current_user()
     get_accounts().delete(user.id)
     session.pop("user_id", None)
@@ -96,7 +97,7 @@ def delete_me():
 
 @bp.post("/preview")
 @limiter.limit(limit_from_config("PREVIEW_RATE_LIMIT"))
-def preview():
+def preview() -> ResponseReturnValue:
     """Faces in one camera frame (detection only), for the pages' live preview."""
     images = image_files()
     if len(images) != 1:
@@ -117,7 +118,7 @@ def preview():
 @bp.get("/admin/stats")
 @admin_required
 @limiter.limit(limit_from_config("ADMIN_RATE_LIMIT"))
-def admin_stats():
+def admin_stats() -> ResponseReturnValue:
     stats = get_accounts().stats()
     built = stats["index_built_at"]
     stats["index_age_seconds"] = round(time.time() - built, 1) if built else None
@@ -127,7 +128,7 @@ def admin_stats():
 @bp.post("/admin/rebuild-index")
 @admin_required
 @limiter.limit(limit_from_config("ADMIN_RATE_LIMIT"))
-def admin_rebuild():
+def admin_rebuild() -> ResponseReturnValue:
     manifest = get_accounts().rebuild()
     return jsonify(
         {"faces": manifest.faces, "version": manifest.version, "seconds": manifest.seconds}
@@ -137,7 +138,7 @@ def admin_rebuild():
 @bp.get("/admin/users")
 @admin_required
 @limiter.limit(limit_from_config("ADMIN_RATE_LIMIT"))
-def admin_users():
+def admin_users() -> ResponseReturnValue:
     users = [{**_user_json(user), "faces": faces} for user, faces in get_accounts().users()]
     return jsonify({"users": users})
 
@@ -145,7 +146,7 @@ def admin_users():
 @bp.delete("/admin/users/<username>")
 @admin_required
 @limiter.limit(limit_from_config("ADMIN_RATE_LIMIT"))
-def admin_delete_user(username: str):
+def admin_delete_user(username: str) -> ResponseReturnValue:
     accounts = get_accounts()
     user = accounts.find_user(username)  # UnknownUser: 404 unknown_user
     accounts.delete(user.id)

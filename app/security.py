@@ -6,13 +6,17 @@ import functools
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request, session
 
 from app.errors import ApiError
 
+P = ParamSpec("P")
+R = TypeVar("R")
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -38,7 +42,7 @@ def csrf_token() -> str:
     """This session's CSRF token (created on first use); pages put it in a meta tag."""
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
+    return str(session["csrf"])
 
 
 def _same_origin(origin: str) -> bool:
@@ -66,11 +70,11 @@ def check_csrf() -> None:
     raise ApiError(403, "csrf_failed", "missing or wrong CSRF token; reload the page")
 
 
-def admin_required(view):
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
     """Bearer token from FACE_LOGIN_ADMIN_TOKEN or config, compared in constant time."""
 
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         expected = current_app.config["ADMIN_TOKEN"]
         if not expected:
             raise ApiError(403, "admin_disabled", "no admin token is configured on this server")

@@ -15,7 +15,7 @@ def plot_distances(same: np.ndarray, different: np.ndarray, threshold: float, pa
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    bins = np.linspace(0.0, 2.0, 81)
+    bins = np.linspace(0.0, 2.0, 81).tolist()
     ax.hist(different, bins=bins, alpha=0.6, color="tab:red", label=f"different ({len(different)})")
     ax.hist(same, bins=bins, alpha=0.7, color="tab:green", label=f"same person ({len(same)})")
     ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f}")

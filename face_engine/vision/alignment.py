@@ -40,11 +40,11 @@ def transform(face: Face, config: AlignmentConfig) -> np.ndarray:
     src = np.asarray(face.landmarks, np.float32)[EYES_AND_NOSE]
     dst = template(config)
     if config.method == "affine":
-        return cv2.getAffineTransform(src, dst)
+        return np.asarray(cv2.getAffineTransform(src, dst), np.float64)
     if config.method == "similarity":
         stretch = np.array([config.stretch, 1.0])
         matrix = similarity_transform(src, dst / stretch)
-        return matrix * stretch[:, None]
+        return np.asarray(matrix * stretch[:, None], np.float64)
     if config.method == "crop":
         x, y, w, h = face.box
         x0, y0 = x - config.margin * w, y - config.margin * h
@@ -103,7 +103,7 @@ def _shrink_region(
     factor = 2.0 * scale
     roi = image[y0:y1, x0:x1]
     out_w, out_h = max(1, round(roi.shape[1] * factor)), max(1, round(roi.shape[0] * factor))
-    shrunk = cv2.resize(roi, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    shrunk = np.asarray(cv2.resize(roi, (out_w, out_h), interpolation=cv2.INTER_AREA), np.uint8)
     fx, fy = out_w / roi.shape[1], out_h / roi.shape[0]
     to_roi = np.array([[1 / fx, 0, x0], [0, 1 / fy, y0], [0, 0, 1]], np.float64)
     return shrunk, matrix @ to_roi

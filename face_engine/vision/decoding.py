@@ -83,12 +83,14 @@ def _to_bgr8(pixels: np.ndarray) -> BGRImage:
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
     elif pixels.dtype != np.uint8:
-        pixels = cv2.normalize(pixels, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        low, high = float(pixels.min()), float(pixels.max())
+        scaled = (pixels.astype(np.float64) - low) * (255.0 / max(high - low, 1e-12))
+        pixels = np.round(scaled).astype(np.uint8)
     if pixels.ndim == 2:
-        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+        return np.asarray(cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR), np.uint8)
     channels = pixels.shape[2]
     if channels == 1:
-        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+        return np.asarray(cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR), np.uint8)
     if channels == 4:
         alpha = pixels[:, :, 3:4].astype(np.float32) / 255.0
         white = np.full_like(pixels[:, :, :3], 255, dtype=np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort  # type: ignore[import-untyped]
+import onnxruntime as ort
 from numpy.typing import NDArray
 
 from face_engine.vision.dlib_onnx import INPUT_NAME, OUTPUT_NAME, cached_model_path, sha256_file

@@ -84,7 +84,7 @@ class DlibFaceEmbedder:
             # warping the converted frame, for a fraction of the conversion's cost.
             bgr = dlib_alignment.chip_from_mtcnn_landmarks(image, face)
             return np.ascontiguousarray(bgr[:, :, ::-1])
-        rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), np.uint8)
         return dlib_alignment.chip_from_shape_predictor(rgb, face, self._predictor)
 
     def embed_chips(self, chips: list[Chip]) -> NDArray[np.float32]:

@@ -19,7 +19,7 @@ def prewhiten(rgb: np.ndarray) -> np.ndarray:
     """Per-image standardisation as FaceNet was trained (std floored at 1/sqrt(pixels))."""
     x = rgb.astype(np.float32)
     std = max(float(x.std()), 1.0 / np.sqrt(x.size))
-    return (x - x.mean()) / std
+    return np.asarray((x - x.mean()) / std, np.float32)
 
 
 class FaceEmbedder:
@@ -42,7 +42,7 @@ class FaceEmbedder:
         With ``config.flip`` the face and its mirror image are both embedded and the two
         vectors averaged.
         """
-        return self.embed_batch([aligned])[0]
+        return np.asarray(self.embed_batch([aligned])[0], np.float32)
 
     def embed_batch(self, aligned: list[np.ndarray]) -> np.ndarray:
         """Embeddings of several aligned faces: float32 (N, 512), rows unit norm."""
@@ -63,4 +63,4 @@ class FaceEmbedder:
                 out[row] = np.asarray(self._net.forward(), np.float32).reshape(-1)
         if self.config.flip:
             out = out[: len(aligned)] + out[len(aligned) :]
-        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+        return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True), np.float32)

@@ -114,4 +114,4 @@ class FaceEngine:
     def distances(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         """(N, N) Euclidean distances between the rows of ``vectors``."""
         gram = np.clip(vectors @ vectors.T, -1.0, 1.0)
-        return np.sqrt(np.maximum(2.0 - 2.0 * gram, 0.0)).astype(np.float32)
+        return np.asarray(np.sqrt(np.maximum(2.0 - 2.0 * gram, 0.0)), np.float32)

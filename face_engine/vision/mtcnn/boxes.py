@@ -17,7 +17,9 @@ def nms(
     """
     if method == "union":
         rects = np.hstack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2] + 1])
-        picked = cv2.dnn.NMSBoxes(rects, scores.astype(np.float32), 0.0, threshold)
+        picked = cv2.dnn.NMSBoxes(
+            rects.tolist(), scores.astype(np.float32).tolist(), 0.0, threshold
+        )
         return np.asarray(picked, dtype=np.int64).reshape(-1)
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     area = (x2 - x1 + 1) * (y2 - y1 + 1)

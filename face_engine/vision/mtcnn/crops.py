@@ -9,7 +9,7 @@ import numpy as np
 def halvable(image: np.ndarray, target: tuple[int, int]) -> bool:
     """Whether ``image`` halves exactly and stays at least ``target`` (width, height)."""
     height, width = image.shape[:2]
-    return (
+    return bool(
         height % 2 == 0 and width % 2 == 0 and target[0] <= width // 2 and target[1] <= height // 2
     )
 

@@ -45,7 +45,7 @@ class FaceDetector:
         small = image
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            small = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         min_face = max(PNET_CELL, self.config.min_face_size * shrink)
         with self._lock:
