@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint bench browser-deps docker clean
+.PHONY: run test test-fast lint bench browser-deps docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ browser-deps:
 
 test: $(VENV)/.dev browser-deps
 	$(BIN)/python -m pytest
+
+# The fast tier: no models, no server, no browser (seconds; the web layer on a stub).
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not integration and not server and not browser and not slow"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 FACE_DATA = Path(os.environ.get("FACE_TEST_DATA", ROOT.parent / "shared" / "faces")).resolve()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,9 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     )
     result = {**counts, **result, "no_face": counts["no_face"]}
     if args.plot:
-        from bench.plots import plot_distances  # developer tooling, with matplotlib
-
-        plot_distances(same, different, threshold, args.plot)
+        # Developer tooling (matplotlib), handed the job like the bench commands.
+        plots = importlib.import_module("bench.plots")
+        plots.plot_distances(same, different, threshold, args.plot)
         result["plot"] = str(args.plot)
     emit(result)
     return 0

@@ -13,9 +13,7 @@ from face_engine import ModelMismatch
 from face_engine.config import EmbedderConfig, StoreConfig
 from face_engine.store.lmdb_store import FaceStore
 from face_engine.vision.embedding import model_identity
-from tests.app.conftest import post_form
-
-OBAMA = ["people/barack_obama/1.jpg", "people/barack_obama/2.jpg", "people/barack_obama/3.jpg"]
+from tests.helpers import NO_LIMITS, OBAMA, post_form
 
 
 def store_one_face(data_dir, model_name: str) -> None:
@@ -66,7 +64,6 @@ def test_registered_vectors_record_their_model(auth, app, engine):
 @pytest.mark.integration
 def test_facenet_registers_and_logs_in_through_the_api(tmp_path, facenet_engine, photo):
     from app import create_app
-    from tests.app.conftest import NO_LIMITS
 
     env = {"FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_EMBEDDER_MODEL": "facenet"}
     app = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=facenet_engine)

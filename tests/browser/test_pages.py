@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.server.test_gunicorn import ADMIN, start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

@@ -17,7 +17,7 @@ from face_engine.config import IndexConfig, StoreConfig
 from face_engine.index.face_index import FaceIndex
 from face_engine.matching import Match, Matcher
 from face_engine.store.lmdb_store import FaceStore
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 THRESHOLD = 0.85
 
@@ -184,6 +184,7 @@ def test_many_fresh_faces_start_a_background_rebuild(tmp_path, gen):
     assert index.fresh_count() == 0
 
 
+@pytest.mark.slow
 def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     store, index = make(tmp_path)
     centres = populate(store, gen, 20)
@@ -249,6 +250,7 @@ def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     assert survivor.manifest().version == old.version + 1
 
 
+@pytest.mark.slow
 def test_searches_go_on_during_a_rebuild(tmp_path, gen):
     import threading
 

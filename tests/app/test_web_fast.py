@@ -1,0 +1,123 @@
+"""The web layer alone, on a stub of Accounts: CSRF, admin tokens, error mapping, routing.
+
+No models load here (``create_app(accounts=...)``), so this runs in ``make test-fast``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+
+import pytest
+
+from face_engine import FaceEngineError, NotRecognized
+from tests.helpers import ADMIN_TOKEN, NO_LIMITS, StubAccounts, post_form
+
+
+@pytest.fixture
+def stub() -> StubAccounts:
+    return StubAccounts()
+
+
+@pytest.fixture
+def app(tmp_path, stub):
+    from app import create_app
+
+    env = {"FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_ADMIN_TOKEN": ADMIN_TOKEN}
+    return create_app({"TESTING": True, **NO_LIMITS}, env=env, accounts=stub)
+
+
+def image() -> list[tuple[io.BytesIO, str]]:
+    return [(io.BytesIO(b"any bytes: the stub does not decode"), "f.jpg")]
+
+
+def csrf_of(client) -> str:
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def test_login_answers_ok_and_sets_the_session(app):
+    browser = app.test_client()
+    r = post_form(browser, "/api/login", {"image": image()})
+    assert r.status_code == 200 and r.json["ok"] is True and r.json["username"] == "ada"
+    assert browser.get("/api/me").json["username"] == "ada"
+
+
+def test_engine_errors_map_by_class(app, stub):
+    stub.fail_with = NotRecognized()
+    r = post_form(app.test_client(), "/api/login", {"image": image()})
+    assert r.status_code == 401
+    assert r.json == {"ok": False, "error": "not_recognized", "detail": NotRecognized.message}
+
+
+def test_an_unmapped_engine_error_is_a_logged_500(app, stub, caplog):
+    class Surprise(FaceEngineError):
+        code = "surprise"
+
+    stub.fail_with = Surprise("nobody mapped this")
+    with caplog.at_level(logging.ERROR):
+        r = post_form(app.test_client(), "/api/login", {"image": image()})
+    assert r.status_code == 500 and r.json["error"] == "internal_error"
+    assert "Surprise" in caplog.text
+
+
+def test_csrf_needed_once_the_cookie_is_sent(app):
+    browser = app.test_client()
+    token = csrf_of(browser)
+    assert post_form(browser, "/api/login", {"image": image()}).status_code == 403
+    ok = post_form(browser, "/api/login", {"image": image()}, {"X-CSRF-Token": token})
+    assert ok.status_code == 200
+    evil = browser.post(
+        "/api/logout", headers={"X-CSRF-Token": token, "Origin": "https://evil.example"}
+    )
+    assert evil.status_code == 403 and evil.json["error"] == "csrf_failed"
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "code"),
+    [
+        (None, 401, "admin_token_required"),
+        ("Bearer wrong", 403, "admin_token_invalid"),
+        ("Basic " + ADMIN_TOKEN, 401, "admin_token_required"),
+    ],
+)
+def test_admin_refuses_missing_and_wrong_tokens(app, header, status, code):
+    headers = {"Authorization": header} if header else {}
+    r = app.test_client().get("/api/admin/users", headers=headers)
+    assert r.status_code == status and r.json["error"] == code
+
+
+def test_admin_lists_and_deletes(app, stub):
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    users = app.test_client().get("/api/admin/users", headers=auth).json["users"]
+    assert users == [
+        {"user_id": 1, "username": "ada", "created": 0.0, "last_login": None, "faces": 2}
+    ]
+    assert app.test_client().delete("/api/admin/users/ada", headers=auth).status_code == 200
+    assert stub.deleted == [1]
+    missing = app.test_client().delete("/api/admin/users/bob", headers=auth)
+    assert missing.status_code == 404 and missing.json["error"] == "unknown_user"
+
+
+def test_admin_disabled_without_a_token(tmp_path, stub):
+    from app import create_app
+
+    app = create_app({"TESTING": True}, env={"FACE_LOGIN_DATA": str(tmp_path)}, accounts=stub)
+    r = app.test_client().get("/api/admin/users", headers={"Authorization": "Bearer x"})
+    assert r.status_code == 403 and r.json["error"] == "admin_disabled"
+
+
+def test_unknown_routes_and_methods_answer_json(app):
+    client = app.test_client()
+    assert client.get("/api/nope").json["error"] == "not_found"
+    assert client.get("/api/login").status_code == 405
+    assert client.get("/api/login").json["error"] == "method_not_allowed"
+
+
+def test_pages_render(app):
+    browser = app.test_client()
+    for url in ("/login", "/register", "/admin"):
+        page = browser.get(url)
+        assert page.status_code == 200 and b'name="csrf-token"' in page.data
+    assert browser.get("/account").status_code == 302

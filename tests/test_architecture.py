@@ -1,0 +1,69 @@
+"""The layers' import rules (docs/architecture.md), read from the source: a test that fails
+when a module reaches across a boundary."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+# Room (path prefix under face_engine/) -> the face_engine modules it may import.
+BASE = ("face_engine.config", "face_engine.types", "face_engine.errors")
+RULES = {
+    "face_engine/vision/": (*BASE, "face_engine.vision"),
+    "face_engine/liveness/": (*BASE, "face_engine.liveness"),
+    "face_engine/store/": (*BASE, "face_engine.usernames", "face_engine.store"),
+    "face_engine/index/": (*BASE, "face_engine.store", "face_engine.index"),
+    "face_engine/usernames.py": ("face_engine.errors",),
+    "face_engine/config.py": (),
+    "face_engine/types.py": (),
+    "face_engine/errors.py": (),
+    "face_engine/matching.py": (*BASE, "face_engine.store", "face_engine.index"),
+}
+FOREIGN = ("flask", "werkzeug", "flask_limiter", "app", "bench", "tests")
+
+
+def imports(path: Path) -> list[str]:
+    """Every module ``path`` imports, at any depth (lazy imports count too)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return names
+
+
+def allowed(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def sources(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", sources("face_engine"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_engine_rooms_import_only_what_their_layer_may(path):
+    relative = path.relative_to(ROOT).as_posix()
+    ours = [name for name in imports(path) if name.split(".")[0] == "face_engine"]
+    for room, permitted in RULES.items():
+        if relative.startswith(room):
+            wrong = [name for name in ours if not allowed(name, permitted)]
+            assert not wrong, f"{relative} may not import {wrong}"
+    foreign = [name for name in imports(path) if name.split(".")[0] in FOREIGN]
+    assert not foreign, f"{relative} imports the web layer or developer tooling: {foreign}"
+
+
+@pytest.mark.parametrize("path", sources("app"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_web_layer_uses_only_the_public_api(path):
+    """``app`` imports ``face_engine`` itself (its __init__'s names), never its rooms; and
+    ``face_engine.config``, to read its own [app] section in the same single parse."""
+    deep = [
+        name
+        for name in imports(path)
+        if name.startswith("face_engine.") and name != "face_engine.config"
+    ]
+    assert not deep, f"{path.relative_to(ROOT)} reaches into {deep}"
