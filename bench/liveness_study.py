@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,15 @@ DOORS = {
 }
 
 
+def read_image(path: Path) -> BGRImage:
+    image = cv2.imread(str(path))
+    if image is None:
+        raise SystemExit(f"cannot read {path}")
+    return np.asarray(image, dtype=np.uint8)
+
+
 def read_clip(folder: Path) -> list[BGRImage]:
-    frames = [cv2.imread(str(p)) for p in sorted(folder.glob("*.jpg"))]
+    frames = [read_image(p) for p in sorted(folder.glob("*.jpg"))]
     if not frames:
         raise SystemExit(f"no frames in {folder}")
     return frames
@@ -70,7 +78,10 @@ def letterbox(frame: BGRImage, size: tuple[int, int] = (640, 480)) -> BGRImage:
     return canvas
 
 
-def sequences(engine: FaceEngine, live: Path, faces: Path):
+Sequence = tuple[str, str, tuple[tuple[str, str], ...], list[BGRImage]]
+
+
+def sequences(engine: FaceEngine, live: Path, faces: Path) -> Iterator[Sequence]:
     """(name, kind, orders expected to pass, frames) for everything the study tries."""
     for name, orders in TURNING.items():
         yield name, "real turn", orders, read_clip(live / name)
@@ -89,7 +100,7 @@ def sequences(engine: FaceEngine, live: Path, faces: Path):
     stills = sorted((live / "attacks" / "stills").glob("*.jpg"))
     stills += sorted((live / "attacks" / "real_reference").glob("*.jpg"))
     for path in stills:
-        image = cv2.imread(str(path))
+        image = read_image(path)
         kind = "real still" if "real_reference" in str(path) else "attack still"
         yield f"{path.name} x1", kind, (), [image]
         yield f"{path.name} x30", kind, (), repeated(image, 30)
@@ -107,7 +118,7 @@ def sequences(engine: FaceEngine, live: Path, faces: Path):
     )
     warps: dict[str, list[BGRImage]] = {}
     for k, path in enumerate(sorted((faces / "people").glob("*/*.jpg"))):
-        photo = cv2.imread(str(path))
+        photo = read_image(path)
         card = face_card(photo, engine.detect(photo)[0].box, margin=0.6)
         for j, (label, turn) in enumerate(DOORS.items()):
             name = f"flat {path.parent.name}/{path.name}: {label}"
@@ -130,7 +141,11 @@ def study(
     for name, kind, expected, frames in sequences(engine, live, faces):
         observations = observe(engine, frames)
         with_face = [o for o in observations if o.landmarks is not None and o.box is not None]
-        proportions = [face_proportion(o.landmarks, o.box) for o in with_face]  # type: ignore[arg-type]
+        proportions = [
+            face_proportion(o.landmarks, o.box)
+            for o in with_face
+            if o.landmarks is not None and o.box is not None
+        ]
         decisions = {}
         for order in ORDERS:
             result = check_liveness(observations, list(order), policy)
@@ -173,7 +188,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             for ok, code, _ in (r["decisions"][k] for k in ("left-right", "right-left"))
         ]
         lines.append(
-            f"| {r['name']} | {r['kind']} | {r['frames']} | {r['face_frames']} | {fmt(r['rc_min'])} "
+            f"| {r['name']} | {r['kind']} | {r['frames']} | {r['face_frames']} "
+            f"| {fmt(r['rc_min'])} "
             f"| {fmt(r['rc_max'])} | {fmt(r['depth_left'])} | {fmt(r['depth_right'])} "
             f"| {'' if r['lowest_cos'] is None else format(r['lowest_cos'], '.2f')} "
             f"| {cells[0]} | {cells[1]} | {'yes' if not r['errors'] else 'NO'} |"
