@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from face_engine.pipeline import FaceEngine
 from numpy.typing import NDArray
 
 from face_engine.liveness import (
@@ -21,7 +22,6 @@ from face_engine.liveness import (
     yaw_proxy,
 )
 from face_engine.liveness.yaw import Box
-from face_engine.pipeline import FaceEngine
 from face_engine.types import BGRImage
 
 # A head in eye distances: eyes, nose tip (towards the camera, z < 0), mouth corners.
