@@ -27,12 +27,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from face_engine.pipeline import FaceEngine  # noqa: E402
-
+from bench.liveness_attacks import (  # noqa: E402
+    DoorTurn,
+    door_turn,
+    face_card,
+    observe,
+    repeated,
+    spliced,
+)
 from face_engine.config import load_settings  # noqa: E402
-from face_engine.liveness import LivenessPolicy, check_liveness, face_proportion, observe  # noqa: E402
-from face_engine.liveness.synthetic import DoorTurn, door_turn, face_card, repeated, spliced  # noqa: E402
+from face_engine.liveness import LivenessPolicy, check_liveness, face_proportion  # noqa: E402
 from face_engine.types import BGRImage  # noqa: E402
+from face_engine.vision.pipeline import FaceEngine  # noqa: E402
 
 ORDERS = (("left", "right"), ("right", "left"))
 TURNING = {"intel_female_headturn": ORDERS, "liveportrait_d3_turns": (ORDERS[0],)}

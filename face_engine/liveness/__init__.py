@@ -13,7 +13,7 @@ from face_engine.liveness.checks import (
     LivenessResult,
     check_liveness,
 )
-from face_engine.liveness.observe import observation, observe, signature
+from face_engine.liveness.observe import observation, signature
 from face_engine.liveness.yaw import face_proportion, yaw_proxy
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "check_liveness",
     "face_proportion",
     "observation",
-    "observe",
     "signature",
     "yaw_proxy",
 ]

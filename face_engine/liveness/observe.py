@@ -1,15 +1,12 @@
-"""Turn frames into ``FrameObservation``s with the engine's detector (the only model calls)."""
+"""Per-frame observations for the liveness checks, from a detector's faces (no model here)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from face_engine.liveness.checks import FrameObservation
-from face_engine.pipeline import FaceEngine
 from face_engine.types import BGRImage, Face
 
 SIGNATURE_SIDE = 16
@@ -31,14 +28,3 @@ def observation(index: int, image: BGRImage, faces: list[Face], ratio: float) ->
     return FrameObservation(
         index, comparable, main.box, np.asarray(main.landmarks, np.float32), signature(image)
     )
-
-
-def observe(
-    engine: FaceEngine, frames: Iterable[BGRImage], min_size: float = 0.0
-) -> list[FrameObservation]:
-    """Detect faces in every frame (``min_size`` as ``FaceDetector.detect`` takes it)."""
-    ratio = engine.settings.engine.multiple_faces_ratio
-    return [
-        observation(i, image, engine.detector.detect(image, min_size=min_size), ratio)
-        for i, image in enumerate(frames)
-    ]

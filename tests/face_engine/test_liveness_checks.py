@@ -9,20 +9,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from face_engine.pipeline import FaceEngine
 from numpy.typing import NDArray
 
+from bench.liveness_attacks import observe
 from face_engine.liveness import (
     FrameObservation,
     LivenessPolicy,
     LivenessResult,
     check_liveness,
     face_proportion,
-    observe,
     yaw_proxy,
 )
 from face_engine.liveness.yaw import Box
 from face_engine.types import BGRImage
+from face_engine.vision.pipeline import FaceEngine
 
 # A head in eye distances: eyes, nose tip (towards the camera, z < 0), mouth corners.
 HEAD = np.array([[-0.5, 0, 0], [0.5, 0, 0], [0, 0.45, -0.6], [-0.4, 0.9, 0], [0.4, 0.9, 0]])
@@ -237,7 +237,7 @@ def test_clips_without_a_turn_fail(
 def test_stills_fail(
     engine: FaceEngine, liveness_data: Path, name: str, repeated_code: str
 ) -> None:
-    from face_engine.liveness.synthetic import repeated
+    from bench.liveness_attacks import repeated
 
     still = _read(liveness_data / "attacks" / "stills" / name)
     assert _decide(engine, [still], LR).code == "too_few_faces"
@@ -266,7 +266,7 @@ def test_door_turned_photos_fail(
     seed: int,
     code: str,
 ) -> None:
-    from face_engine.liveness.synthetic import DoorTurn, door_turn, face_card
+    from bench.liveness_attacks import DoorTurn, door_turn, face_card
 
     image = _read(face_data / "people" / photo)
     card = face_card(image, engine.detect(image)[0].box, margin=0.6)

@@ -7,13 +7,15 @@ would), one frame repeated, and two sequences spliced into one.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from face_engine.liveness import FrameObservation, observation
 from face_engine.types import BGRImage
+from face_engine.vision.pipeline import FaceEngine
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +114,14 @@ def face_card(
     x1 = min(photo.shape[1], int(x + w + margin * w))
     y1 = min(photo.shape[0], int(y + h + margin * h))
     return photo[y0:y1, x0:x1].copy()
+
+
+def observe(
+    engine: FaceEngine, frames: Iterable[BGRImage], min_size: float = 0.0
+) -> list[FrameObservation]:
+    """Full detection on every frame (the study's reference; the service tracks instead)."""
+    ratio = engine.settings.engine.multiple_faces_ratio
+    return [
+        observation(i, image, engine.detector.detect(image, min_size=min_size), ratio)
+        for i, image in enumerate(frames)
+    ]
