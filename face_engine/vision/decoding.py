@@ -1,10 +1,13 @@
 """Image bytes -> BGR array, refusing anything that is not a sound, reasonably sized image.
 
 The header is read first (Pillow parses only the header on ``open``), so a decompression bomb is
-refused before any pixel buffer is allocated. Pixels are decoded by OpenCV. An MPO (phones'
-multi-picture JPEG) is read as its first picture, and bytes after a JPEG's end are ignored.
-EXIF orientation (phone photos) is applied, a malformed one ignored; alpha is composited on
-white; 16-bit and grey become 8-bit BGR.
+refused before any pixel buffer is allocated; camera frames have a lower limit than photos.
+A JPEG larger than needed is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (Pillow's
+``draft``): a fraction of the time and memory of the full image, which the detector would
+shrink anyway. Other pixels are decoded by OpenCV. An MPO (phones' multi-picture JPEG) is read
+as its first picture, and bytes after a JPEG's end are ignored. EXIF orientation (phone
+photos) is applied, a malformed one ignored; alpha is composited on white; 16-bit and grey
+become 8-bit BGR.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP")
 # Pillow's names for files that are decoded as one of SUPPORTED_FORMATS.
 FORMAT_ALIASES = {"MPO": "JPEG"}
 EXIF_ORIENTATION = 0x0112
+JPEG_SCALES = (8, 4, 2)
 # Real JPEGs have tens of segments (a progressive one: a scan and a table or two per pass).
 # Parsing each costs Pillow a few microseconds: a file of a million empty comments, a second.
 MAX_JPEG_SEGMENTS = 1000
@@ -43,34 +47,43 @@ class _Header:
     orientation: int
 
 
-def decode_image(data: bytes, config: DecodeConfig) -> BGRImage:
+def decode_image(data: bytes, config: DecodeConfig, *, frame: bool = False) -> BGRImage:
     """Decode JPEG (or MPO), PNG or WebP bytes into an HxWx3 uint8 BGR array, upright.
 
+    ``frame``: a camera frame (login, preview), held to ``config.frame_max_pixels`` rather
+    than ``config.max_pixels``. A JPEG may come back smaller than its header says (at least
+    ``config.decode_side`` on its longer side); coordinates are the returned array's.
+
     :raise ImageDecodeError: empty, too large, not an image, unsupported format, truncated, or
-        more pixels than ``config.max_pixels``.
+        more pixels than the limit.
     """
     if not data:
         raise ImageDecodeError("the file is empty")
     if len(data) > config.max_bytes:
         raise ImageDecodeError(f"the file is {len(data)} bytes; the limit is {config.max_bytes}")
     end = _jpeg_end(data) if data.startswith(b"\xff\xd8") else None
-    header = _read_header(data, config)
-    fmt = header.format
+    header = _read_header(data, config, frame)
+    fmt, scale = header.format, 1
     if fmt == "JPEG":
         if end is None:
             raise ImageDecodeError("the JPEG file is truncated")
         data = data[:end]
+        scale = _jpeg_scale(header, config.decode_side)
     elif not _is_complete(data, fmt):
         raise ImageDecodeError(f"the {fmt} file is truncated")
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    pixels: np.ndarray | None
+    if scale > 1:
+        pixels = _decode_reduced(data, scale)
+    else:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
         raise ImageDecodeError(f"the {fmt} file is corrupt and could not be decoded")
-    if pixels.shape[:2] != (header.height, header.width):
+    if pixels.shape[:2] != (-(-header.height // scale), -(-header.width // scale)):
         raise ImageDecodeError(f"the {fmt} file's header and pixels disagree")
     return _apply_orientation(_to_bgr8(pixels), header.orientation)
 
 
-def _read_header(data: bytes, config: DecodeConfig) -> _Header:
+def _read_header(data: bytes, config: DecodeConfig, frame: bool) -> _Header:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -87,10 +100,11 @@ def _read_header(data: bytes, config: DecodeConfig) -> _Header:
         raise ImageDecodeError(f"{fmt} images are not supported; send JPEG, PNG or WebP")
     if width <= 0 or height <= 0:
         raise ImageDecodeError("the image has no pixels")
-    if width * height > config.max_pixels:
+    limit = config.frame_max_pixels if frame else config.max_pixels
+    if width * height > limit:
+        what = "the limit for camera frames" if frame else "the limit"
         raise ImageDecodeError(
-            f"the image is {width}x{height} = {width * height} pixels; "
-            f"the limit is {config.max_pixels}"
+            f"the image is {width}x{height} = {width * height} pixels; {what} is {limit}"
         )
     return _Header(fmt, width, height, orientation)
 
@@ -131,6 +145,26 @@ def _jpeg_end(data: bytes) -> int | None:
             return None
         position += int.from_bytes(data[position : position + 2], "big")
     return None
+
+
+def _jpeg_scale(header: _Header, side: int) -> int:
+    """The largest of 1/8, 1/4, 1/2 (as 8, 4, 2) that keeps the longer side >= ``side``."""
+    longer = max(header.width, header.height)
+    return next((s for s in JPEG_SCALES if side and -(-longer // s) >= side), 1)
+
+
+def _decode_reduced(data: bytes, scale: int) -> np.ndarray:
+    """A JPEG decoded at 1/``scale`` by libjpeg (DCT scaling): BGR, or grey."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image.draft("RGB", (image.width // scale, image.height // scale))
+                image.load()
+                pixels = np.asarray(image if image.mode in ("L", "RGB") else image.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageDecodeError("the JPEG file is corrupt and could not be decoded") from e
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if pixels.ndim == 3 else pixels
 
 
 def _is_complete(data: bytes, fmt: str) -> bool:

@@ -145,6 +145,47 @@ def with_orientation(data: bytes, value: object, tag_type: int) -> bytes:
     return buf.getvalue()
 
 
+def test_decode_large_jpeg_at_reduced_scale():
+    data = jpeg(pattern(4096, 3072))
+    image = decode_image(data, DecodeConfig(decode_side=1280))
+    # 1/2 keeps the longer side at 2048 >= 1280; 1/4 (1024) would not.
+    assert image.shape == (1536, 2048, 3)
+    full = cv2.resize(
+        decode_image(data, DecodeConfig(decode_side=0)), (2048, 1536), interpolation=cv2.INTER_AREA
+    )
+    assert np.abs(image.astype(int) - full).mean() < 2
+
+
+@pytest.mark.parametrize(
+    "size,side,shape",
+    [((1001, 803), 100, (101, 126)), ((1001, 803), 1001, (803, 1001)), ((640, 480), 0, (480, 640))],
+)
+def test_decode_reduced_scale_rounds_up_and_stops_at_decode_side(size, side, shape):
+    image = decode_image(jpeg(pattern(*size)), DecodeConfig(decode_side=side))
+    assert image.shape == (*shape, 3)
+
+
+def test_decode_reduced_grey_jpeg_becomes_bgr():
+    grey = cv2.cvtColor(pattern(2000, 1000), cv2.COLOR_BGR2GRAY)
+    image = decode_image(jpeg(grey), DecodeConfig(decode_side=500))
+    assert image.shape == (250, 500, 3)
+
+
+def test_decode_reduced_jpeg_is_upright():
+    data = with_orientation(jpeg(pattern(2000, 1000)), 6, 3)
+    image = decode_image(data, DecodeConfig(decode_side=500))
+    assert image.shape == (500, 250, 3)
+    assert image[0, -1].mean() > 200  # orientation 6: the top-left mark is now top-right
+
+
+def test_decode_frame_limit_is_lower_than_the_upload_limit():
+    data = jpeg(pattern(1200, 1000))
+    config = DecodeConfig(frame_max_pixels=1_000_000)
+    assert decode_image(data, config).shape[:2] == (1000, 1200)
+    with pytest.raises(ImageDecodeError, match="1200x1000.*camera frames is 1000000"):
+        decode_image(data, config, frame=True)
+
+
 def test_decode_mpo_reads_the_first_frame():
     first, second = Image.new("RGB", (64, 48), "white"), Image.new("RGB", (64, 48), "black")
     buf = io.BytesIO()
@@ -178,8 +219,9 @@ def test_decode_refuses_jpeg_cut_after_an_embedded_jpeg():
     data = buf.getvalue()
     pixels = data.index(b"\xff\xda", data.index(b"\xff\xd9"))  # the picture's own scan
     cut = data[: pixels + 1000]
-    with pytest.raises(ImageDecodeError, match="truncated"):
-        decode_image(cut, CONFIG)
+    for config in (CONFIG, DecodeConfig(decode_side=200)):
+        with pytest.raises(ImageDecodeError, match="truncated"):
+            decode_image(cut, config)
 
 
 @pytest.mark.parametrize(
