@@ -66,15 +66,18 @@ class Accounts:
         self.policy = policy
         self.liveness = liveness
         self.challenges = Challenges(store, liveness)
+        config = store.config
+        self.retention = (config.audit_max_entries, config.audit_days * 86400.0)
         self.head_turn = HeadTurnCheck(engine, liveness)
 
     def challenge(self, client: str) -> Challenge:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
         return self.challenges.issue(client)
 
-    def _decode(self, number: int, data: bytes) -> BGRImage:
+    def _decode(self, number: int, data: bytes, *, frame: bool) -> BGRImage:
+        """Image ``number``'s pixels; a camera ``frame`` has the lower pixel limit."""
         try:
-            return self.engine.decode(data)
+            return self.engine.decode(data, frame=frame)
         except FaceEngineError as e:
             raise type(e)(f"image {number}: {e.detail}") from e
 
@@ -82,7 +85,7 @@ class Accounts:
         """The dominant face of each photo, embedded in one batch; errors name the photo."""
         found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
-            image = self._decode(number, data)
+            image = self._decode(number, data, frame=False)
             try:
                 found.append((image, self.engine.find_dominant(image)))
             except FaceEngineError as e:
@@ -94,7 +97,7 @@ class Accounts:
         two faces refuses the login; embedded in one batch."""
         found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
-            image = self._decode(number, data)
+            image = self._decode(number, data, frame=True)
             try:
                 found.append((image, self.engine.find_dominant(image)))
             except NoFaceFound:
@@ -113,7 +116,9 @@ class Accounts:
         """The faces of a passed head-turn challenge: the frames must show one live person
         turning as asked (LivenessFailed), and the same person throughout."""
         challenge = self.challenges.take(challenge_id, client)
-        frames = [self._decode(number, data) for number, data in enumerate(images, start=1)]
+        frames = [
+            self._decode(number, data, frame=True) for number, data in enumerate(images, start=1)
+        ]
         turn = self.head_turn.check(frames, challenge.steps)
         faces = self.engine.embed_many(turn.identity)
         vectors = np.stack([f.embedding for f in faces])
@@ -218,8 +223,32 @@ class Accounts:
         return best
 
     def preview(self, data: bytes) -> Preview:
-        image = self.engine.decode(data)
+        image = self.engine.decode(data, frame=True)
         return Preview(self.engine.detect(image), image.shape[1], image.shape[0])
+
+    def audit(
+        self,
+        action: str,
+        client: str,
+        outcome: str,
+        match: Match | None = None,
+        username: str | None = None,
+    ) -> None:
+        """Record a login or registration attempt: when, from where, how it ended (``ok`` or
+        the error code), and the user and distance when one was matched or created."""
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "client": client,
+            "action": action,
+            "outcome": outcome,
+            "user": match.username if match else username,
+            "distance": round(match.distance, 4) if match else None,
+        }
+        self.store.append_audit(entry, self.retention[0], self.retention[1])
+
+    def audit_log(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        """Audit entries, newest first (``before``: ids below it, to page back)."""
+        return self.store.audit_entries(limit, before)
 
     def user(self, user_id: int) -> User:
         """The account with this id; UnknownUser if it was deleted."""

@@ -6,6 +6,8 @@ Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order)
 - ``faces``: face id -> user id, created, detection score, model ref (``<qddI``) + float32 vector
 - ``user_faces``: user id -> face id (dupsort: one entry per face)
 - ``models``: model ref -> JSON {name, weights_hash, dim}: which network made a face's vector
+- ``audit``: entry id -> JSON (time, client, action, outcome, user, distance): login and
+  registration attempts, oldest dropped past the retention limits; never photos or vectors
 - ``challenges``: challenge id -> JSON (steps, client, expiry): issued, then taken once
 - ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
   readers notice new faces cheaply) and ``index_version``.
@@ -52,6 +54,7 @@ from face_engine.types import Embedding, ModelIdentity
 from face_engine.usernames import normalise_username
 
 SCHEMA_VERSION = 2
+AUDIT_PRUNE_BATCH = 100
 T = TypeVar("T")
 Snapshot = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], int]
 """(face ids, user ids, vectors (n, dim), the newest face id given when it was read)."""
@@ -106,6 +109,7 @@ class FaceStore:
                     "models": env.open_db(b"models"),
                     "meta": env.open_db(b"meta"),
                     "challenges": env.open_db(b"challenges"),
+                    "audit": env.open_db(b"audit"),
                 }
                 with env.begin(write=True, db=dbs["meta"]) as txn:
                     found = txn.get(b"schema_version")
@@ -219,6 +223,47 @@ class FaceStore:
 
         self.db("faces")
         return self.read(count)
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def append_audit(self, entry: dict[str, Any], keep: int, keep_seconds: float) -> int:
+        """Add ``entry`` (with its ``time``); drop the oldest entries beyond ``keep`` or older
+        than ``keep_seconds``, a bounded number per call. The new entry's id."""
+
+        def append(txn: lmdb.Transaction) -> int:
+            db = self._dbs["audit"]
+            entry_id = self._bump(txn, b"next_audit_id")
+            txn.put(key(entry_id), json.dumps(entry).encode(), db=db)
+            count = txn.stat(db)["entries"]
+            oldest_kept = entry["time"] - keep_seconds
+            with txn.cursor(db=db) as cursor:
+                dropped = 0
+                while cursor.first() and dropped < AUDIT_PRUNE_BATCH:
+                    old = json.loads(bytes(cursor.value()))
+                    if count - dropped <= keep and old["time"] >= oldest_kept:
+                        break
+                    cursor.delete()
+                    dropped += 1
+            return entry_id
+
+        return self.write(append)
+
+    def audit_entries(self, limit: int, before: int | None = None) -> list[dict[str, Any]]:
+        """Up to ``limit`` entries, newest first, with ids below ``before`` when given."""
+
+        def collect(txn: lmdb.Transaction) -> list[dict[str, Any]]:
+            entries: list[dict[str, Any]] = []
+            with txn.cursor(db=self._dbs["audit"]) as cursor:
+                found = cursor.set_range(key(before)) if before is not None else cursor.last()
+                if before is not None:
+                    found = cursor.prev() if found else cursor.last()
+                while found and len(entries) < limit:
+                    entries.append({"id": unkey(cursor.key()), **json.loads(bytes(cursor.value()))})
+                    found = cursor.prev()
+            return entries
+
+        self.db("audit")
+        return self.read(collect)
 
     # -- challenges ----------------------------------------------------------------------
 
