@@ -54,7 +54,6 @@ from face_engine.types import Embedding, ModelIdentity
 from face_engine.usernames import normalise_username
 
 SCHEMA_VERSION = 2
-AUDIT_PRUNE_BATCH = 100
 T = TypeVar("T")
 Snapshot = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], int]
 """(face ids, user ids, vectors (n, dim), the newest face id given when it was read)."""
@@ -158,7 +157,8 @@ class FaceStore:
             except lmdb.MapResizedError:
                 self.env.set_mapsize(0)
 
-    def _bump(self, txn: lmdb.Transaction, name: bytes, by: int = 1) -> int:
+    def bump(self, txn: lmdb.Transaction, name: bytes, by: int = 1) -> int:
+        """Add ``by`` to the counter ``name`` in ``meta`` (inside ``txn``); its new value."""
         value = int(bytes(txn.get(name, b"0", db=self._dbs["meta"]))) + by
         txn.put(name, str(value).encode(), db=self._dbs["meta"])
         return value
@@ -192,7 +192,7 @@ class FaceStore:
             for raw_key, raw in cursor:
                 if model_from_json(raw) == model:
                     return unkey(raw_key)
-        ref = self._bump(txn, b"next_model_ref")
+        ref = self.bump(txn, b"next_model_ref")
         txn.put(key(ref), model_json(model), db=self._dbs["models"])
         return ref
 
@@ -224,79 +224,6 @@ class FaceStore:
         self.db("faces")
         return self.read(count)
 
-    # -- audit ---------------------------------------------------------------------------
-
-    def append_audit(self, entry: dict[str, Any], keep: int, keep_seconds: float) -> int:
-        """Add ``entry`` (with its ``time``); drop the oldest entries beyond ``keep`` or older
-        than ``keep_seconds``, a bounded number per call. The new entry's id."""
-
-        def append(txn: lmdb.Transaction) -> int:
-            db = self._dbs["audit"]
-            entry_id = self._bump(txn, b"next_audit_id")
-            txn.put(key(entry_id), json.dumps(entry).encode(), db=db)
-            count = txn.stat(db)["entries"]
-            oldest_kept = entry["time"] - keep_seconds
-            with txn.cursor(db=db) as cursor:
-                dropped = 0
-                while cursor.first() and dropped < AUDIT_PRUNE_BATCH:
-                    old = json.loads(bytes(cursor.value()))
-                    if count - dropped <= keep and old["time"] >= oldest_kept:
-                        break
-                    cursor.delete()
-                    dropped += 1
-            return entry_id
-
-        return self.write(append)
-
-    def audit_entries(self, limit: int, before: int | None = None) -> list[dict[str, Any]]:
-        """Up to ``limit`` entries, newest first, with ids below ``before`` when given."""
-
-        def collect(txn: lmdb.Transaction) -> list[dict[str, Any]]:
-            entries: list[dict[str, Any]] = []
-            with txn.cursor(db=self._dbs["audit"]) as cursor:
-                found = cursor.set_range(key(before)) if before is not None else cursor.last()
-                if before is not None:
-                    found = cursor.prev() if found else cursor.last()
-                while found and len(entries) < limit:
-                    entries.append({"id": unkey(cursor.key()), **json.loads(bytes(cursor.value()))})
-                    found = cursor.prev()
-            return entries
-
-        self.db("audit")
-        return self.read(collect)
-
-    # -- challenges ----------------------------------------------------------------------
-
-    def put_challenge(
-        self, challenge_id: str, record: bytes, purge: Callable[[bytes], bool]
-    ) -> None:
-        """Keep ``record`` under ``challenge_id``, first dropping the records ``purge`` says
-        are stale (expired challenges nobody came back for)."""
-
-        def put(txn: lmdb.Transaction) -> None:
-            db = self._dbs["challenges"]
-            with txn.cursor(db=db) as cursor:
-                stale = [bytes(k) for k, v in cursor if purge(bytes(v))]
-            for stale_key in stale:
-                txn.delete(stale_key, db=db)
-            txn.put(challenge_id.encode(), record, db=db)
-
-        self.write(put)
-
-    def take_challenge(self, challenge_id: str) -> bytes | None:
-        """The record of ``challenge_id``, deleted in the same transaction (so it is taken
-        once, across processes); None if there is none."""
-
-        def take(txn: lmdb.Transaction) -> bytes | None:
-            db = self._dbs["challenges"]
-            raw = txn.get(challenge_id.encode(), db=db)
-            if raw is None:
-                return None
-            txn.delete(challenge_id.encode(), db=db)
-            return bytes(raw)
-
-        return self.write(take)
-
     # -- users ---------------------------------------------------------------------------
 
     def create_user(
@@ -324,12 +251,12 @@ class FaceStore:
             ref = self._model_ref(txn, model)
             if guard is not None:
                 guard(self._vectors_after(txn, checked_through, model)[2])
-            user_id = self._bump(txn, b"next_user_id")
+            user_id = self.bump(txn, b"next_user_id")
             txn.put(folded, key(user_id), db=self._dbs["usernames"])
             user = User(user_id, name, now, "active", None)
             txn.put(key(user_id), user_json(user), db=self._dbs["users"])
             for vector, score in vectors:
-                face_id = self._bump(txn, b"next_face_id")
+                face_id = self.bump(txn, b"next_face_id")
                 record = encode_face(user_id, vector, now, score, ref, model.dim)
                 txn.put(key(face_id), record, db=self._dbs["faces"])
                 txn.put(key(user_id), key(face_id), db=self._dbs["user_faces"])

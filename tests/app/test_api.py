@@ -369,14 +369,16 @@ def test_audit_log_records_attempts_never_faces(auth, app):
 
 def test_audit_log_keeps_its_retention_limit(tmp_path, engine):
     from face_engine.config import StoreConfig
+    from face_engine.store.audit_log import AuditLog
     from face_engine.store.lmdb_store import FaceStore
 
     store = FaceStore(tmp_path / "lmdb", StoreConfig())
+    log = AuditLog(store, keep=10, keep_seconds=1e9)
     for i in range(30):
-        store.append_audit({"time": 1000.0 + i, "n": i}, keep=10, keep_seconds=1e9)
-    assert [e["n"] for e in store.audit_entries(100)] == list(range(29, 19, -1))
-    store.append_audit({"time": 5000.0, "n": 30}, keep=10, keep_seconds=100)
-    assert [e["n"] for e in store.audit_entries(100)] == [30]
+        log.append({"time": 1000.0 + i, "n": i})
+    assert [e["n"] for e in log.entries(100)] == list(range(29, 19, -1))
+    AuditLog(store, keep=10, keep_seconds=100).append({"time": 5000.0, "n": 30})
+    assert [e["n"] for e in log.entries(100)] == [30]
     store.close()
 
 
