@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from face_engine.types import Face
+from face_engine.vision.alignment import similarity_transform
 
 if TYPE_CHECKING:
     import dlib  # type: ignore[import-untyped,unused-ignore]
@@ -124,26 +125,11 @@ def chip_transform(shape: dlib.full_object_detection) -> Matrix:
     return np.asarray(matrix, np.float64)
 
 
-def similarity_transform(src: NDArray[np.float64], dst: NDArray[np.float64]) -> Matrix:
-    """Least-squares rotation + uniform scale + translation taking ``src`` onto ``dst``.
-
-    Closed form in the complex plane: z -> a z + b with a = sum(d' conj(s')) / sum(|s'|^2) over
-    the centred points (no reflection possible).
-    """
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
-    zs = (src[:, 0] - src_mean[0]) + 1j * (src[:, 1] - src_mean[1])
-    zd = (dst[:, 0] - dst_mean[0]) + 1j * (dst[:, 1] - dst_mean[1])
-    a = complex(np.vdot(zs, zd)) / max(float(np.vdot(zs, zs).real), 1e-12)
-    matrix = np.array([[a.real, -a.imag, 0.0], [a.imag, a.real, 0.0]])
-    matrix[:, 2] = dst_mean - matrix[:, :2] @ src_mean
-    return matrix
-
-
 def landmarks_transform(
     face: Face, template: NDArray[np.float64] = MTCNN_LANDMARKS_ON_CHIP
 ) -> Matrix:
     """The 2x3 image-to-chip matrix fitting MTCNN's five landmarks onto ``template``."""
-    return similarity_transform(np.asarray(face.landmarks, np.float64), template)
+    return np.asarray(similarity_transform(face.landmarks, template), np.float64)
 
 
 def warp_chip(rgb: RGBImage, matrix: Matrix, border: Border = "replicate") -> RGBImage:
