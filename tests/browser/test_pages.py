@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 NOISE = "noise=alls=4:allf=t"  # a camera's sensor noise: no two frames are the same picture
-FIT = "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2:color=gray"
+PAD = "pad=640:480:(ow-iw)/2:(oh-ih)/2:color=gray"
+FIT = f"scale=640:480:force_original_aspect_ratio=decrease,{PAD}"
 CUE_SHOWN = (
     "!document.getElementById('cue').hidden"
     " && document.querySelector('#cue .arrow').textContent !== ''"
@@ -36,8 +37,18 @@ CUE_SHOWN = (
 def ffmpeg_y4m(inputs: list[str], filters: str, out: Path) -> Path:
     """A Y4M for Chromium's fake camera (yuv420p: 4:4:4 plays as green frames)."""
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", *inputs, "-vf", f"{filters},format=yuv420p",
-         "-f", "yuv4mpegpipe", str(out)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            *inputs,
+            "-vf",
+            f"{filters},format=yuv420p",
+            "-f",
+            "yuv4mpegpipe",
+            str(out),
+        ],
         check=True,
         timeout=120,
     )
@@ -60,7 +71,7 @@ def still_camera(photo: Path, out: Path, height: int = 480) -> Path:
     below 480 puts it small in the middle of a grey frame (someone far from the camera)."""
     return ffmpeg_y4m(
         ["-loop", "1", "-framerate", "20", "-i", str(photo), "-t", "8"],
-        f"scale=-2:{height},pad=640:480:(ow-iw)/2:(oh-ih)/2:color=gray,{NOISE}",
+        f"scale=-2:{height},{PAD},{NOISE}",
         out,
     )
 
@@ -221,7 +232,9 @@ def test_what_the_login_page_says_without_a_live_turn(
     obama = face_data / "people/barack_obama/1.jpg"
 
     # A still face (a photo, with a camera's noise): the server did not see the turn.
-    browser, page = browser_with_camera(playwright_instance, still_camera(obama, tmp_path / "still.y4m"))
+    browser, page = browser_with_camera(
+        playwright_instance, still_camera(obama, tmp_path / "still.y4m")
+    )
     page.goto(f"{server}/login")
     assert challenge_outcome(page) == "liveness_failed"
     wait_text(page, "#result", "turn your head further")
