@@ -14,7 +14,7 @@ const CAMERA = {
   stepMs: 2500,       // a step moves on when the turn is seen, or after this long
   holdMs: 400,        // keep capturing this long after a turn is seen
   tailMs: 500,        // and after the last step,
-  minMs: 4000,        // and until at least this long in all
+  minMs: 4000,        // and until at least this long in all (at most maxFrames x frameMs)
   idlePreviewMs: 400, // preview rate while waiting; during a challenge every 3rd frame
 };
 
@@ -37,6 +37,7 @@ class FaceCamera {
     this.status = document.getElementById("camera-status");
     this.stream = null;
     this.last = null;        // the last /api/preview answer
+    this.lastAt = 0;         // when its frame was taken (performance.now())
     this.timer = null;
     this.busy = false;
     this.stopped = false;
@@ -96,17 +97,20 @@ class FaceCamera {
     return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
   }
 
-  // Ask the server where the faces are in one frame (a new one unless given); skip if busy.
-  async preview(blob) {
+  // Ask the server where the faces are in one frame (a new one unless given, with the time
+  // it was taken); skip if a preview is on its way.
+  async preview(blob, takenAt) {
     if (this.busy || !this.video.videoWidth) return;
     this.busy = true;
     try {
       const body = new FormData();
+      const at = blob ? takenAt : performance.now();
       body.append("image", blob || (await this.frame()), "preview.jpg");
       const { status, data } = await api("POST", "/api/preview", { body });
       if (this.stopped) return;
       if (status === 200) {
         this.last = data;
+        this.lastAt = at;
         this.draw(data);
         if (!this.paused) {
           const g = this.guidance();
@@ -176,42 +180,50 @@ class FaceCamera {
     this.tell("Step " + (index + 1) + " of " + count + ": " + cue.words.toLowerCase() + ".", "ok");
   }
 
+  // A cue without an arrow (before and after the steps).
+  showPlainCue(words, status) {
+    this.cue.hidden = false;
+    this.cue.className = "cue";
+    this.cue.querySelector(".arrow").textContent = "";
+    this.cue.querySelector(".words").textContent = words;
+    this.tell(status, "ok");
+  }
+
   // Run the challenge's steps while capturing frames at a steady rate; returns the JPEGs in
-  // capture order. A step moves on when the preview sees the turn or after CAMERA.stepMs.
+  // capture order. A step moves on once a frame captured during it shows the turn (the
+  // server decides for real), or when its time is up; everything fits in maxFrames.
   async runChallenge(steps) {
     this.paused = true;
     const frames = [];
-    const budget = Math.min(CAMERA.maxFrames * CAMERA.frameMs,
-      CAMERA.leadMs + steps.length * CAMERA.stepMs + CAMERA.tailMs);
+    const budget = CAMERA.maxFrames * CAMERA.frameMs;
+    const stepMs = Math.min(CAMERA.stepMs, (budget - CAMERA.leadMs - CAMERA.tailMs) / steps.length);
+    const started = performance.now();
+    const full = () => frames.length >= CAMERA.maxFrames;
     this.progress.hidden = false;
     this.progress.value = 0;
-    const started = performance.now();
     let capturing = true;
     const capture = (async () => {
       for (let k = 0; capturing && k < CAMERA.maxFrames; k++) {
         const wait = started + k * CAMERA.frameMs - performance.now();
         if (wait > 0) await sleep(wait);
         if (!capturing) break;
+        const takenAt = performance.now();
         const blob = await this.frame();
         frames.push(blob);
-        this.progress.value = Math.min(1, (performance.now() - started) / budget);
-        if (k % 3 === 0) this.preview(blob);
+        this.progress.value = Math.min(1, (takenAt - started) / budget);
+        if (k % 3 === 0) this.preview(blob, takenAt);
       }
     })();
     try {
-      this.cue.hidden = false;
-      this.cue.className = "cue";
-      this.cue.querySelector(".arrow").textContent = "";
-      this.cue.querySelector(".words").textContent = "Look at the camera";
-      this.tell("Look straight at the camera…", "ok");
+      this.showPlainCue("Look at the camera", "Look straight at the camera…");
       await sleep(CAMERA.leadMs);
-      for (let i = 0; i < steps.length; i++) {
+      for (let i = 0; i < steps.length && !full(); i++) {
         this.showCue(steps[i], i, steps.length);
         const stepStart = performance.now();
         const seen = STEP_CUES[steps[i]].seen;
-        while (performance.now() - stepStart < CAMERA.stepMs && frames.length < CAMERA.maxFrames) {
+        while (performance.now() - stepStart < stepMs && !full()) {
           const face = this.last && this.last.faces.length === 1 ? this.last.faces[0] : null;
-          if (face && typeof face.yaw === "number" && seen(face.yaw)) {
+          if (face && this.lastAt >= stepStart && typeof face.yaw === "number" && seen(face.yaw)) {
             this.cue.classList.add("seen");
             await sleep(CAMERA.holdMs);
             break;
@@ -219,11 +231,10 @@ class FaceCamera {
           await sleep(50);
         }
       }
-      this.cue.className = "cue";
-      this.cue.querySelector(".arrow").textContent = "";
-      this.cue.querySelector(".words").textContent = "Look at the camera again";
-      this.tell("Now look at the camera again…", "ok");
-      await sleep(Math.max(CAMERA.tailMs, CAMERA.minMs - (performance.now() - started)));
+      if (!full()) {
+        this.showPlainCue("Look at the camera again", "Now look at the camera again…");
+        await sleep(Math.max(CAMERA.tailMs, CAMERA.minMs - (performance.now() - started)));
+      }
     } finally {
       capturing = false;
       await capture;
