@@ -30,7 +30,8 @@ def create_app(
     ``accounts`` replaces the use cases (a stub, for tests that need no models); ``engine``
     shares already loaded models (the real-model tests load them once per session).
     """
-    from app import api, pages
+    from app import pages
+    from app.api import register_blueprints
     from app.config import load_config
     from app.errors import register_error_handlers
     from app.extensions import limiter
@@ -53,6 +54,9 @@ def create_app(
         REGISTER_RATE_LIMIT=config.register_rate_limit,
         PREVIEW_RATE_LIMIT=config.preview_rate_limit,
         ADMIN_RATE_LIMIT=config.admin_rate_limit,
+        ADMIN_FAILURE_LIMIT=config.admin_failure_limit,
+        CHALLENGE_RATE_LIMIT=config.challenge_rate_limit,
+        MAX_FRAMES=settings.liveness.max_frames,
         RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
     )
@@ -71,7 +75,7 @@ def create_app(
         app.extensions["face_login_engine"] = engine
     limiter.init_app(app)
     register_error_handlers(app)
-    app.register_blueprint(api.bp)
+    register_blueprints(app)
     app.register_blueprint(pages.bp)
 
     @app.get("/healthz")

@@ -33,6 +33,9 @@ class AppConfig:
     register_rate_limit: str = "5 per minute; 30 per hour"
     preview_rate_limit: str = "300 per minute"
     admin_rate_limit: str = "60 per minute"
+    # Wrong admin tokens per client; past it every admin request is answered 429 for a while.
+    admin_failure_limit: str = "10 per minute; 30 per hour"
+    challenge_rate_limit: str = "30 per minute; 300 per hour"
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool = False
     session_hours: int = 12

@@ -10,11 +10,14 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from face_engine import (
+    ChallengeInvalid,
+    ChallengeRequired,
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
     ImageDecodeError,
     InvalidUsername,
+    LivenessFailed,
     MultipleFaces,
     NoFaceFound,
     NotRecognized,
@@ -34,6 +37,9 @@ STATUS: dict[type[FaceEngineError], int] = {
     FaceAlreadyRegistered: 409,
     UnknownUser: 404,
     NotRecognized: 401,
+    ChallengeRequired: 400,
+    ChallengeInvalid: 400,
+    LivenessFailed: 401,
 }
 
 HTTP_CODES = {
@@ -69,10 +75,10 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, code: str, detail: str) -> tuple[Response | str, int]:
-    """``{"ok": false, "error": code, "detail": sentence}``, or the error page."""
+def error_response(status: int, code: str, detail: str, **extra: str) -> tuple[Response | str, int]:
+    """``{"ok": false, "error": code, "detail": sentence, ...extra}``, or the error page."""
     if wants_json():
-        return jsonify({"ok": False, "error": code, "detail": detail}), status
+        return jsonify({"ok": False, "error": code, "detail": detail, **extra}), status
     return render_template("error.html", status=status, code=code, detail=detail), status
 
 
@@ -83,6 +89,8 @@ def register_error_handlers(app: Flask) -> None:
         if status is None:
             log.error("unmapped engine error %s on %s", type(e).__name__, request.path)
             return error_response(500, "internal_error", "something went wrong on our side")
+        if isinstance(e, LivenessFailed) and e.reason:
+            return error_response(status, e.code, e.detail, reason=e.reason)
         return error_response(status, e.code, e.detail)
 
     @app.errorhandler(ApiError)

@@ -1,22 +1,17 @@
-"""Secret key, session cookie flags, CSRF for cookie-carrying requests, admin bearer token."""
+"""Secret key, session cookie flags, CSRF for cookie-carrying requests."""
 
 from __future__ import annotations
 
-import functools
 import hmac
 import os
 import secrets
-from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request, session
 
 from app.errors import ApiError
 
-P = ParamSpec("P")
-R = TypeVar("R")
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -68,25 +63,6 @@ def check_csrf() -> None:
     if origin and _same_origin(origin):
         return
     raise ApiError(403, "csrf_failed", "missing or wrong CSRF token; reload the page")
-
-
-def admin_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Bearer token from FACE_LOGIN_ADMIN_TOKEN or config, compared in constant time."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        expected = current_app.config["ADMIN_TOKEN"]
-        if not expected:
-            raise ApiError(403, "admin_disabled", "no admin token is configured on this server")
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "admin_token_required", "send Authorization: Bearer <token>")
-        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-            raise ApiError(403, "admin_token_invalid", "the admin token is wrong")
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def configure_sessions(app: Flask, secure: bool, hours: int) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from flask import Flask, current_app
+from flask import Flask, current_app, session
 
-from face_engine import Accounts, FaceEngine, Settings, open_accounts
+from face_engine import Accounts, FaceEngine, Settings, UnknownUser, User, open_accounts
 
 _lock = threading.Lock()
 
@@ -24,3 +24,20 @@ def get_accounts(app: Flask | None = None) -> Accounts:
                 accounts = open_accounts(settings, engine)
                 app.extensions["face_login"] = accounts
     return accounts
+
+
+def current_user() -> User | None:
+    """The logged-in user of this request, or None: no session, a deleted account, or a
+    session voided by a logout (its version is older than the user's)."""
+    user_id = session.get("user_id")
+    if user_id is None:
+        return None
+    try:
+        user = get_accounts().user(int(user_id))
+    except UnknownUser:
+        user = None
+    if user is None or session.get("version") != user.session_version:
+        session.pop("user_id", None)
+        session.pop("version", None)
+        return None
+    return user

@@ -7,9 +7,10 @@ from flask import current_app, request
 from app.errors import ApiError
 
 
-def image_files() -> list[bytes]:
+def image_files(limit: int | None = None) -> list[bytes]:
+    """The ``image`` files, 1 to ``limit`` (default ``[app] max_images``), each non-empty."""
     files = request.files.getlist("image")
-    limit = current_app.config["MAX_IMAGES"]
+    limit = limit or int(current_app.config["MAX_IMAGES"])
     if not files:
         raise ApiError(400, "no_image", f"send 1 to {limit} images as multipart field 'image'")
     if len(files) > limit:

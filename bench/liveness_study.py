@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,13 @@ from bench.liveness_attacks import (  # noqa: E402
     spliced,
 )
 from face_engine.config import load_settings  # noqa: E402
-from face_engine.liveness import LivenessPolicy, check_liveness, face_proportion  # noqa: E402
+from face_engine.head_turn import HeadTurnCheck  # noqa: E402
+from face_engine.liveness import (  # noqa: E402
+    FrameObservation,
+    LivenessPolicy,
+    check_liveness,
+    face_proportion,
+)
 from face_engine.types import BGRImage  # noqa: E402
 from face_engine.vision.pipeline import FaceEngine  # noqa: E402
 
@@ -142,11 +148,15 @@ def sequences(engine: FaceEngine, live: Path, faces: Path) -> Iterator[Sequence]
 
 
 def study(
-    engine: FaceEngine, live: Path, faces: Path, policy: LivenessPolicy
+    engine: FaceEngine,
+    live: Path,
+    faces: Path,
+    policy: LivenessPolicy,
+    observer: Callable[[list[BGRImage]], list[FrameObservation]],
 ) -> list[dict[str, Any]]:
     rows = []
     for name, kind, expected, frames in sequences(engine, live, faces):
-        observations = observe(engine, frames)
+        observations = observer(frames)
         with_face = [o for o in observations if o.landmarks is not None and o.box is not None]
         proportions = [
             face_proportion(o.landmarks, o.box)
@@ -210,15 +220,36 @@ def main() -> None:
     parser.add_argument("--faces", type=Path, default=faces)
     parser.add_argument("--liveness", type=Path, default=faces.parent / "liveness")
     parser.add_argument("--yaw", type=float, default=LivenessPolicy().yaw_needed)
+    parser.add_argument("--min-depth", type=float, default=LivenessPolicy().min_depth)
+    parser.add_argument(
+        "--observer",
+        choices=("service", "full"),
+        default="service",
+        help="service: what the service runs (full detections every [liveness] detect_every "
+        "frames, O-Net in between); full: a full detection on every frame",
+    )
     parser.add_argument("--json", type=Path, help="also write the JSON here")
     args = parser.parse_args()
-    policy = dataclasses.replace(LivenessPolicy(), yaw_needed=args.yaw)
-    engine = FaceEngine(load_settings())
-    rows = study(engine, args.liveness, args.faces, policy)
+    policy = dataclasses.replace(LivenessPolicy(), yaw_needed=args.yaw, min_depth=args.min_depth)
+    settings = load_settings(None, os.environ)
+    engine = FaceEngine(settings)
+    if args.observer == "service":
+        check = HeadTurnCheck(engine, settings.liveness)
+
+        def observer(frames: list[BGRImage]) -> list[FrameObservation]:
+            return check.observe(frames)[0]
+    else:
+
+        def observer(frames: list[BGRImage]) -> list[FrameObservation]:
+            return observe(engine, frames)
+
+    rows = study(engine, args.liveness, args.faces, policy, observer)
     real = [r for r in rows if r["expected_pass"]]
     false_rejects = sum(len(set(r["expected_pass"]) & set(r["errors"])) for r in real)
     false_accepts = sum(1 for r in rows if not r["expected_pass"] and r["errors"])
     summary = {
+        "observer": args.observer,
+        "detect_every": settings.liveness.detect_every,
         "policy": dataclasses.asdict(policy),
         "real_turn_orders_tried": sum(len(r["expected_pass"]) for r in real),
         "false_rejects": false_rejects,

@@ -8,11 +8,14 @@ else is imported by module path (``face_engine.vision``, ``.store``, ``.index``)
 from face_engine.accounts import Accounts, Preview, check_stored_model, open_accounts
 from face_engine.config import ConfigError, Settings, load_settings
 from face_engine.errors import (
+    ChallengeInvalid,
+    ChallengeRequired,
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
     ImageDecodeError,
     InvalidUsername,
+    LivenessFailed,
     ModelMismatch,
     MultipleFaces,
     NoFaceFound,
@@ -21,7 +24,9 @@ from face_engine.errors import (
     UnknownUser,
     UsernameTaken,
 )
+from face_engine.head_turn import Challenge
 from face_engine.index.face_index import IndexManifest
+from face_engine.liveness import yaw_proxy
 from face_engine.matching import Match
 from face_engine.store.records import User
 from face_engine.types import BGRImage, Embedding, Face
@@ -29,6 +34,10 @@ from face_engine.vision.pipeline import FaceEngine
 
 __all__ = [
     "Accounts",
+    "Challenge",
+    "ChallengeInvalid",
+    "ChallengeRequired",
+    "LivenessFailed",
     "BGRImage",
     "ConfigError",
     "Embedding",
@@ -54,4 +63,5 @@ __all__ = [
     "check_stored_model",
     "load_settings",
     "open_accounts",
+    "yaw_proxy",
 ]

@@ -12,17 +12,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from face_engine.config import ModelConfig, Settings
+from face_engine.config import LivenessConfig, ModelConfig, Settings
 from face_engine.errors import (
+    ChallengeRequired,
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
+    LivenessFailed,
     ModelMismatch,
     MultipleFaces,
     NoFaceFound,
     NotRecognized,
     UnknownUser,
 )
+from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck
 from face_engine.index.face_index import FaceIndex, IndexManifest, index_for
 from face_engine.matching import Match, Matcher
 from face_engine.store.lmdb_store import FaceStore
@@ -52,32 +55,95 @@ class Accounts:
         index: FaceIndex,
         matcher: Matcher,
         policy: ModelConfig,
+        liveness: LivenessConfig,
     ) -> None:
         self.engine = engine
         self.store = store
         self.index = index
         self.matcher = matcher
         self.policy = policy
+        self.liveness = liveness
+        self.challenges = Challenges(store, liveness)
+        self.head_turn = HeadTurnCheck(engine, liveness)
 
-    def _faces(self, images: list[bytes]) -> list[EmbeddedFace]:
-        """The dominant face of each image, embedded in one batch; errors name the image."""
+    def challenge(self, client: str) -> Challenge:
+        """A head-turn challenge for ``client`` (its address), to send back with the frames."""
+        return self.challenges.issue(client)
+
+    def _decode(self, number: int, data: bytes) -> BGRImage:
+        try:
+            return self.engine.decode(data)
+        except FaceEngineError as e:
+            raise type(e)(f"image {number}: {e.detail}") from e
+
+    def _photo_faces(self, images: list[bytes]) -> list[EmbeddedFace]:
+        """The dominant face of each photo, embedded in one batch; errors name the photo."""
         found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
+            image = self._decode(number, data)
             try:
-                image = self.engine.decode(data)
                 found.append((image, self.engine.find_dominant(image)))
             except FaceEngineError as e:
                 raise type(e)(f"image {number}: {e.detail}") from e
         return self.engine.embed_many(found)
 
-    def register(self, username: str, images: list[bytes]) -> User:
-        """Create an account with one face per image (1 to 5 images of the same person).
+    def _frame_faces(self, images: list[bytes]) -> list[EmbeddedFace]:
+        """Login frames without a challenge: frames without a face are skipped, a frame with
+        two faces refuses the login; embedded in one batch."""
+        found: list[tuple[BGRImage, Face]] = []
+        for number, data in enumerate(images, start=1):
+            image = self._decode(number, data)
+            try:
+                found.append((image, self.engine.find_dominant(image)))
+            except NoFaceFound:
+                continue
+            except MultipleFaces as e:
+                raise MultipleFaces(
+                    f"image {number}: more than one face is in view; only one person may log in"
+                ) from e
+        if not found:
+            raise NoFaceFound("no face was found in any frame")
+        return self.engine.embed_many(found)
+
+    def _challenge_faces(
+        self, images: list[bytes], challenge_id: str, client: str
+    ) -> list[EmbeddedFace]:
+        """The faces of a passed head-turn challenge: the frames must show one live person
+        turning as asked (LivenessFailed), and the same person throughout."""
+        challenge = self.challenges.take(challenge_id, client)
+        frames = [self._decode(number, data) for number, data in enumerate(images, start=1)]
+        turn = self.head_turn.check(frames, challenge.steps)
+        faces = self.engine.embed_many(turn.identity)
+        vectors = np.stack([f.embedding for f in faces])
+        if self.engine.distances(vectors).max() >= self.policy.register_threshold:
+            raise LivenessFailed(
+                "the face changed during the challenge: only one person may be in view",
+                reason="faces_differ",
+            )
+        return faces
+
+    def register(
+        self,
+        username: str,
+        images: list[bytes],
+        challenge_id: str | None = None,
+        client: str = "",
+    ) -> User:
+        """Create an account: from the frames of a passed head-turn challenge (its frontal and
+        moderately turned faces are stored), or, with ``[liveness] register`` off, from 1 to 5
+        photos of the same person.
 
         :raise InvalidUsername, UsernameTaken, ImageDecodeError, NoFaceFound, MultipleFaces,
-            FacesDiffer (the images show different people), FaceAlreadyRegistered.
+            FacesDiffer (the photos show different people), FaceAlreadyRegistered,
+            ChallengeRequired, ChallengeInvalid, LivenessFailed.
         """
         normalise_username(username)  # refuse a bad name before the models run
-        faces = self._faces(images)
+        if challenge_id:
+            faces = self._challenge_faces(images, challenge_id, client)
+        elif self.liveness.register:
+            raise ChallengeRequired()
+        else:
+            faces = self._photo_faces(images)
         policy = self.policy
         vectors = np.stack([f.embedding for f in faces])
         if len(faces) > 1 and self.engine.distances(vectors).max() >= policy.register_threshold:
@@ -100,32 +166,32 @@ class Accounts:
             checked_through=checked_through,
         )
 
-    def login(self, images: list[bytes], username: str | None = None) -> Match:
-        """Recognise the person in 1 to 5 frames: among everyone (1:N), or only as
-        ``username`` (1:1). Frames without a face are skipped; every frame with a face must
-        show the same one person. The frames are embedded in one batch; matching stops at
-        the first frame that matches with a clear margin.
+    def login(
+        self,
+        images: list[bytes],
+        username: str | None = None,
+        challenge_id: str | None = None,
+        client: str = "",
+    ) -> Match:
+        """Recognise the person among everyone (1:N), or only as ``username`` (1:1): from the
+        frames of a passed head-turn challenge, or, with ``[liveness] login`` off, from 1 to 5
+        frames (frames without a face skipped). Every frame with a face must show the same
+        one person. Faces are embedded in one batch; matching stops at the first face that
+        matches with a clear margin.
 
         :raise NoFaceFound (no frame has a face), MultipleFaces, FacesDiffer (the frames show
-            different people), ImageDecodeError, NotRecognized.
+            different people), ImageDecodeError, NotRecognized, ChallengeRequired,
+            ChallengeInvalid, LivenessFailed.
         """
-        found: list[tuple[BGRImage, Face]] = []
-        for number, data in enumerate(images, start=1):
-            image = self.engine.decode(data)
-            try:
-                found.append((image, self.engine.find_dominant(image)))
-            except NoFaceFound:
-                continue
-            except MultipleFaces as e:
-                raise MultipleFaces(
-                    f"image {number}: more than one face is in view; only one person may log in"
-                ) from e
-        if not found:
-            raise NoFaceFound("no face was found in any frame")
-        faces = self.engine.embed_many(found)
-        vectors = np.stack([f.embedding for f in faces])
-        if len(faces) > 1 and self.engine.distances(vectors).max() >= self.engine.threshold:
-            raise FacesDiffer("the frames do not all show the same person")
+        if challenge_id:
+            faces = self._challenge_faces(images, challenge_id, client)
+        elif self.liveness.login:
+            raise ChallengeRequired()
+        else:
+            faces = self._frame_faces(images)
+            vectors = np.stack([f.embedding for f in faces])
+            if len(faces) > 1 and self.engine.distances(vectors).max() >= self.engine.threshold:
+                raise FacesDiffer("the frames do not all show the same person")
         user_id = None
         if username:
             try:
@@ -169,7 +235,12 @@ class Accounts:
         return [(user, self.store.face_count(user.id)) for user in self.store.list_users()]
 
     def delete(self, user_id: int) -> None:
+        """Delete the account and its faces (its sessions die with it)."""
         self.store.delete_user(user_id)
+
+    def end_sessions(self, user_id: int) -> None:
+        """Void every session of ``user_id``: a cookie copied before is refused from now on."""
+        self.store.end_sessions(user_id)
 
     def rebuild(self) -> IndexManifest:
         return self.index.rebuild()
@@ -199,7 +270,7 @@ def open_accounts(settings: Settings, engine: FaceEngine | None = None) -> Accou
     index = index_for(store, settings.data.dir / "index", settings.index, engine.identity)
     policy = settings.model
     matcher = Matcher(store, index, policy.threshold, settings.index.ambiguity_margin)
-    return Accounts(engine, store, index, matcher, policy)
+    return Accounts(engine, store, index, matcher, policy, settings.liveness)
 
 
 def check_stored_model(settings: Settings) -> ModelIdentity:

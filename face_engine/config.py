@@ -117,6 +117,37 @@ class EngineConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LivenessConfig:
+    """The head-turn challenge (docs/liveness.md): which flows need it, and its knobs."""
+
+    login: bool = True
+    register: bool = True
+    # Turns asked for, alternating sides; the first side is random.
+    steps: int = 2
+    # |yaw proxy| each turn must reach (nose offset from the eye midpoint / eye distance).
+    yaw_needed: float = 0.15
+    # Least nose depth of a turn: real heads measured 0.59 and more, turned photos 0.25 at most.
+    min_depth: float = 0.4
+    # Frames a challenge login or registration may carry, and the fewest with a face.
+    max_frames: int = 60
+    min_face_frames: int = 8
+    # Seconds a challenge stays valid after it is issued.
+    challenge_seconds: int = 60
+    # Frames between full detections; the face is tracked (O-Net alone) in between.
+    detect_every: int = 8
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError("steps must be at least 1")
+        if not 0.0 < self.yaw_needed < 1.0:
+            raise ValueError("yaw_needed must be between 0 and 1")
+        if self.max_frames < self.min_face_frames:
+            raise ValueError("max_frames must be at least min_face_frames")
+        if self.detect_every < 1 or self.challenge_seconds < 1:
+            raise ValueError("detect_every and challenge_seconds must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
 class StoreConfig:
     """LMDB environment knobs."""
 
@@ -155,6 +186,7 @@ class Settings:
     dlib: ModelConfig = field(default_factory=_dlib_defaults)
     facenet: ModelConfig = field(default_factory=_facenet_defaults)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
 

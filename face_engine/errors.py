@@ -67,3 +67,24 @@ class StoreOutdated(FaceEngineError):
 class ModelMismatch(FaceEngineError):
     code = "model_mismatch"
     message = "the stored faces were made by another model than the configured one"
+
+
+class ChallengeRequired(FaceEngineError):
+    code = "challenge_required"
+    message = "ask for a head-turn challenge (POST /api/challenge) and send it with the frames"
+
+
+class ChallengeInvalid(FaceEngineError):
+    code = "challenge_invalid"
+    message = "this challenge is unknown, used, expired or another client's: ask for a new one"
+
+
+class LivenessFailed(FaceEngineError):
+    """The frames did not show one live person turning as asked; ``reason`` is a short code."""
+
+    code = "liveness_failed"
+    message = "we could not confirm a live person turning their head"
+
+    def __init__(self, detail: str | None = None, reason: str = "") -> None:
+        super().__init__(detail)
+        self.reason = reason

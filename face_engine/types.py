@@ -13,6 +13,9 @@ BGRImage = NDArray[np.uint8]
 Embedding = NDArray[np.float32]
 """A face embedding: float32, shape (D,) (128 for dlib's ResNet, 512 for FaceNet), L2 norm 1."""
 
+Box = tuple[float, float, float, float]
+"""A face box: (x, y, w, h), OpenCV order: top-left corner, width and height, in pixels."""
+
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 

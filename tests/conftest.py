@@ -69,3 +69,14 @@ def photo(face_data):
         return (face_data / relative).read_bytes()
 
     return read
+
+
+@pytest.fixture(scope="session")
+def liveness_data(face_data) -> Path:
+    """The head-turn clips and attacks beside FACE_TEST_DATA (``../shared/liveness``)."""
+    folder = face_data.parent / "liveness"
+    if not (folder / "README.md").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"liveness clips not found at {folder}; CI must not skip them")
+        pytest.skip(f"liveness clips not found at {folder}")
+    return folder

@@ -6,7 +6,9 @@ conftest files.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +98,31 @@ class StubAccounts:
         self.ada = User(1, "ada", 0.0, "active", None)
         self.fail_with: Exception | None = None
         self.deleted: list[int] = []
+        self.challenges: list[str] = []
 
     def _check(self) -> None:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def register(self, username: str, images: list[bytes]) -> Any:
+    def challenge(self, client: str) -> Any:
+        from face_engine import Challenge
+
+        self.challenges.append(client)
+        return Challenge(f"c{len(self.challenges)}", ("left", "right"), time.time() + 60, client)
+
+    def register(
+        self, username: str, images: list[bytes], challenge_id: str | None = None, client: str = ""
+    ) -> Any:
         self._check()
         return self.ada
 
-    def login(self, images: list[bytes], username: str | None = None) -> Any:
+    def login(
+        self,
+        images: list[bytes],
+        username: str | None = None,
+        challenge_id: str | None = None,
+        client: str = "",
+    ) -> Any:
         from face_engine import Match
 
         self._check()
@@ -114,7 +131,6 @@ class StubAccounts:
     def user(self, user_id: int) -> Any:
         from face_engine import UnknownUser
 
-        self._check()
         if user_id != self.ada.id or self.deleted:
             raise UnknownUser()
         return self.ada
@@ -130,6 +146,9 @@ class StubAccounts:
 
     def delete(self, user_id: int) -> None:
         self.deleted.append(user_id)
+
+    def end_sessions(self, user_id: int) -> None:
+        self.ada = dataclasses.replace(self.ada, session_version=self.ada.session_version + 1)
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,9 @@ from numpy.typing import NDArray
 from face_engine.liveness.yaw import Box, face_proportion, yaw_proxy
 
 STEPS = ("left", "right")
+# A step as the person hears it: the nose moving to the image's left is the person turning to
+# their own right (the camera faces them).
+PERSON_SIDE = {"left": "your right", "right": "your left"}
 
 DETAILS = {
     "passed": "the head turns were seen",
@@ -25,7 +28,7 @@ DETAILS = {
     "multiple_faces": "only one person may be in view",
     "repeated_frames": "the camera sent the same picture several times: check it and try again",
     "discontinuous": "hold still between turns: keep your face in place and move only your head",
-    "turn_not_seen": "turn your head further to the {step}",
+    "turn_not_seen": "turn your head further to {side}",
     "flat_picture": "we could not confirm a live face: turn your own head in front of the camera",
     "wrong_order": "turn your head in the order asked: {order}",
 }
@@ -183,7 +186,7 @@ def check_liveness(
         return _fail("discontinuous", base)
     for step in steps:
         if not reached[step].any():
-            return _fail("turn_not_seen", base, step=step)
+            return _fail("turn_not_seen", base, side=PERSON_SIDE[step])
     for step in steps:
         if depths[step] < policy.min_depth:
             return _fail("flat_picture", base)
@@ -191,7 +194,8 @@ def check_liveness(
     for step in steps:
         later = np.flatnonzero(reached[step][position + 1 :])
         if not len(later):
-            return _fail("wrong_order", base, order=", then ".join(steps))
+            order = ", then ".join(f"to {PERSON_SIDE[step]}" for step in steps)
+            return _fail("wrong_order", base, order=order)
         position += 1 + int(later[0])
     return LivenessResult(
         True,

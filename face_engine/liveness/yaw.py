@@ -11,7 +11,9 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-Box = tuple[float, float, float, float]
+from face_engine.types import Box
+
+__all__ = ["Box", "face_proportion", "yaw_proxy"]
 
 
 def _eye_frame(landmarks: NDArray[np.floating]) -> tuple[NDArray[np.float64], float]:

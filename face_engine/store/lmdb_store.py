@@ -6,6 +6,7 @@ Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order)
 - ``faces``: face id -> user id, created, detection score, model ref (``<qddI``) + float32 vector
 - ``user_faces``: user id -> face id (dupsort: one entry per face)
 - ``models``: model ref -> JSON {name, weights_hash, dim}: which network made a face's vector
+- ``challenges``: challenge id -> JSON (steps, client, expiry): issued, then taken once
 - ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
   readers notice new faces cheaply) and ``index_version``.
 
@@ -18,6 +19,7 @@ gunicorn workers each have their own.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -85,7 +87,7 @@ class FaceStore:
         env = lmdb.open(
             str(self.path),
             map_size=self.config.map_size_mb * 1024 * 1024,
-            max_dbs=8,
+            max_dbs=16,
             max_readers=self.config.max_readers,
             subdir=True,
             lock=True,
@@ -102,6 +104,7 @@ class FaceStore:
                     "user_faces": env.open_db(b"user_faces", dupsort=True),
                     "models": env.open_db(b"models"),
                     "meta": env.open_db(b"meta"),
+                    "challenges": env.open_db(b"challenges"),
                 }
                 with env.begin(write=True, db=dbs["meta"]) as txn:
                     found = txn.get(b"schema_version")
@@ -207,6 +210,38 @@ class FaceStore:
         self.db("faces")
         return self.read(count)
 
+    # -- challenges ----------------------------------------------------------------------
+
+    def put_challenge(
+        self, challenge_id: str, record: bytes, purge: Callable[[bytes], bool]
+    ) -> None:
+        """Keep ``record`` under ``challenge_id``, first dropping the records ``purge`` says
+        are stale (expired challenges nobody came back for)."""
+
+        def put(txn: lmdb.Transaction) -> None:
+            db = self._dbs["challenges"]
+            with txn.cursor(db=db) as cursor:
+                stale = [bytes(k) for k, v in cursor if purge(bytes(v))]
+            for stale_key in stale:
+                txn.delete(stale_key, db=db)
+            txn.put(challenge_id.encode(), record, db=db)
+
+        self.write(put)
+
+    def take_challenge(self, challenge_id: str) -> bytes | None:
+        """The record of ``challenge_id``, deleted in the same transaction (so it is taken
+        once, across processes); None if there is none."""
+
+        def take(txn: lmdb.Transaction) -> bytes | None:
+            db = self._dbs["challenges"]
+            raw = txn.get(challenge_id.encode(), db=db)
+            if raw is None:
+                return None
+            txn.delete(challenge_id.encode(), db=db)
+            return bytes(raw)
+
+        return self.write(take)
+
     # -- users ---------------------------------------------------------------------------
 
     def create_user(
@@ -246,6 +281,20 @@ class FaceStore:
             return user
 
         return self.write(create)
+
+    def end_sessions(self, user_id: int) -> int:
+        """Void every session of ``user_id`` (its session version grows); the new version."""
+
+        def bump(txn: lmdb.Transaction) -> int:
+            raw = txn.get(key(user_id), db=self._dbs["users"])
+            if raw is None:
+                raise UnknownUser()
+            user = user_from_json(user_id, raw)
+            updated = dataclasses.replace(user, session_version=user.session_version + 1)
+            txn.put(key(user_id), user_json(updated), db=self._dbs["users"])
+            return updated.session_version
+
+        return self.write(bump)
 
     def get_user(self, user_id: int) -> User:
         raw = self.read(lambda txn: txn.get(key(user_id), db=self.db("users")))
@@ -297,7 +346,7 @@ class FaceStore:
             if raw is None:
                 raise UnknownUser()
             user = user_from_json(user_id, raw)
-            updated = User(user.id, user.username, user.created, user.status, when)
+            updated = dataclasses.replace(user, last_login=when, previous_login=user.last_login)
             txn.put(key(user_id), user_json(updated), db=self._dbs["users"])
 
         self.write(record)

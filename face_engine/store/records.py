@@ -20,13 +20,17 @@ Raw = bytes | memoryview
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """An account. ``created`` and ``last_login`` are epoch seconds."""
+    """An account. ``created``, ``last_login`` (the latest) and ``previous_login`` (the one
+    before it) are epoch seconds. ``session_version`` grows at every logout and deletion:
+    sessions issued under an older one are void."""
 
     id: int
     username: str
     created: float
     status: str
     last_login: float | None
+    previous_login: float | None = None
+    session_version: int = 0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -83,13 +87,23 @@ def user_json(user: User) -> bytes:
             "created": user.created,
             "status": user.status,
             "last_login": user.last_login,
+            "previous_login": user.previous_login,
+            "session_version": user.session_version,
         }
     ).encode()
 
 
 def user_from_json(user_id: int, raw: Raw) -> User:
     data = json.loads(bytes(raw))
-    return User(user_id, data["username"], data["created"], data["status"], data["last_login"])
+    return User(
+        user_id,
+        data["username"],
+        data["created"],
+        data["status"],
+        data["last_login"],
+        data.get("previous_login"),
+        int(data.get("session_version", 0)),
+    )
 
 
 def model_json(model: ModelIdentity) -> bytes:

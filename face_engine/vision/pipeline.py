@@ -79,27 +79,48 @@ class FaceEngine:
             )
         return main
 
-    def find_dominant(self, image: BGRImage) -> Face:
-        """``dominant_face(detect(image))``, found with less work when the face is not tiny.
+    def comparable_faces(self, image: BGRImage) -> list[Face]:
+        """The largest face and every face at least ``multiple_faces_ratio`` of its size,
+        largest first (empty when there is no face), found with less work when the face is
+        not tiny.
 
-        Only faces of at least ``multiple_faces_ratio`` of the largest one can block it, so
-        the search first skips faces smaller than ``first_search_fraction`` of the shorter
-        side (the finest pyramid levels, the most costly ones). When the largest face it finds
-        is big enough that any rival must be above that size, that answer stands; otherwise (a
+        Only faces of at least ``multiple_faces_ratio`` of the largest one can count, so the
+        search first skips faces smaller than ``first_search_fraction`` of the shorter side
+        (the finest pyramid levels, the most costly ones). When the largest face it finds is
+        big enough that any rival must be above that size, that answer stands; otherwise (a
         small face, or none) the search runs again down to the size that matters, or to
         ``[detector] min_face_size``. The answers equal the full search's on every test photo
         and frame (tests/face_engine/test_pipeline.py).
         """
         engine = self.settings.engine
         floor = engine.first_search_fraction * min(image.shape[:2])
+        faces: list[Face] = []
         if floor > self.settings.detector.min_face_size:
             faces = self.detector.detect(image, min_size=floor)
             if faces:
                 needed = engine.multiple_faces_ratio * max(face.size for face in faces)
                 if needed < floor:
                     faces = self.detector.detect(image, min_size=needed)
-                return self.dominant_face(faces)
-        return self.dominant_face(self.detector.detect(image))
+        if not faces:
+            faces = self.detector.detect(image)
+        if not faces:
+            return []
+        main = max(faces, key=lambda f: f.size)
+        ratio = engine.multiple_faces_ratio
+        return [main, *(f for f in faces if f is not main and f.size >= ratio * main.size)]
+
+    def find_dominant(self, image: BGRImage) -> Face:
+        """The one face that matters in ``image`` (``comparable_faces``); NoFaceFound if none,
+        MultipleFaces if another face is comparable in size."""
+        faces = self.comparable_faces(image)
+        if not faces:
+            raise NoFaceFound("no face was found in the image")
+        if len(faces) > 1:
+            raise MultipleFaces(
+                f"{len(faces)} faces of similar size are in the image; only one person "
+                "may be in view"
+            )
+        return faces[0]
 
     def embed_one(self, image: BGRImage) -> EmbeddedFace:
         """The one dominant face of ``image``, embedded (for login and registration)."""

@@ -9,9 +9,17 @@ from tests.helpers import ADMIN_TOKEN, NO_LIMITS, FaceAuthActions
 
 @pytest.fixture
 def app(tmp_path, engine):
+    """The service with the head-turn challenge switched off (photo login and registration,
+    as a kiosk with its own anti-spoofing would run it); tests/app/test_liveness_api.py has
+    the service as shipped."""
     from app import create_app
 
-    env = {"FACE_LOGIN_DATA": str(tmp_path / "data"), "FACE_LOGIN_ADMIN_TOKEN": ADMIN_TOKEN}
+    env = {
+        "FACE_LOGIN_DATA": str(tmp_path / "data"),
+        "FACE_LOGIN_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FACE_LOGIN_LIVENESS_LOGIN": "false",
+        "FACE_LOGIN_LIVENESS_REGISTER": "false",
+    }
     application = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=engine)
     yield application
     accounts = application.extensions.get("face_login")

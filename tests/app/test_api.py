@@ -270,7 +270,7 @@ def test_pages_render_and_escape(auth, app):
     auth.register("obama", OBAMA[0], client=fresh)
     assert fresh.get("/account").status_code == 200
     missing = browser.get("/nope", headers={"Accept": "text/html"})
-    assert missing.status_code == 404 and b"not_found" in missing.data
+    assert missing.status_code == 404 and b"<h1>404</h1>" in missing.data
     assert missing.content_type.startswith("text/html")
 
 

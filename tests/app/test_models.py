@@ -65,7 +65,12 @@ def test_registered_vectors_record_their_model(auth, app, engine):
 def test_facenet_registers_and_logs_in_through_the_api(tmp_path, facenet_engine, photo):
     from app import create_app
 
-    env = {"FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_EMBEDDER_MODEL": "facenet"}
+    env = {
+        "FACE_LOGIN_DATA": str(tmp_path),
+        "FACE_LOGIN_EMBEDDER_MODEL": "facenet",
+        "FACE_LOGIN_LIVENESS_LOGIN": "false",
+        "FACE_LOGIN_LIVENESS_REGISTER": "false",
+    }
     app = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=facenet_engine)
     files = [(io.BytesIO(photo(name)), "p.jpg") for name in OBAMA[:2]]
     r = post_form(app.test_client(), "/api/register", {"username": "obama", "image": files})

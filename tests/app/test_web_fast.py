@@ -92,7 +92,14 @@ def test_admin_lists_and_deletes(app, stub):
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     users = app.test_client().get("/api/admin/users", headers=auth).json["users"]
     assert users == [
-        {"user_id": 1, "username": "ada", "created": 0.0, "last_login": None, "faces": 2}
+        {
+            "user_id": 1,
+            "username": "ada",
+            "created": 0.0,
+            "last_login": None,
+            "previous_login": None,
+            "faces": 2,
+        }
     ]
     assert app.test_client().delete("/api/admin/users/ada", headers=auth).status_code == 200
     assert stub.deleted == [1]
@@ -121,3 +128,68 @@ def test_pages_render(app):
         page = browser.get(url)
         assert page.status_code == 200 and b'name="csrf-token"' in page.data
     assert browser.get("/account").status_code == 302
+
+
+def test_admin_token_guessing_is_answered_429_after_the_limit(tmp_path, stub):
+    """The attack: wrong tokens as fast as possible. Failures are counted per client before
+    the token is checked, so after the limit even the right token waits."""
+    from app import create_app
+
+    env = {"FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_ADMIN_TOKEN": ADMIN_TOKEN}
+    config = {"TESTING": True, "ADMIN_FAILURE_LIMIT": "5 per minute"}
+    app = create_app(config, env=env, accounts=stub)
+    client = app.test_client()
+    codes = [
+        client.get("/api/admin/users", headers={"Authorization": f"Bearer guess{i}"}).status_code
+        for i in range(30)
+    ]
+    assert codes[:5] == [403] * 5 and set(codes[5:]) == {429}
+    right = client.get("/api/admin/users", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert right.status_code == 429 and right.json["error"] == "rate_limited"
+
+
+def test_right_admin_tokens_are_not_counted_as_failures(app):
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    client = app.test_client()
+    assert all(client.get("/api/admin/stats", headers=auth).status_code == 200 for _ in range(30))
+
+
+def test_a_cookie_copied_before_logout_is_refused_after_it(app):
+    """The attack: copy the session cookie, let the user log out, replay the copy."""
+    browser = app.test_client()
+    token = csrf_of(browser)
+    post_form(browser, "/api/login", {"image": image()}, {"X-CSRF-Token": token})
+    copied = browser.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/api/me").status_code == 200
+    assert browser.post("/api/logout", headers={"X-CSRF-Token": token}).status_code == 200
+    assert thief.get("/api/me").status_code == 401
+    assert browser.get("/api/me").status_code == 401
+
+
+def test_challenge_is_issued_to_the_asking_client(app, stub):
+    r = app.test_client().post("/api/challenge")
+    assert r.status_code == 200 and r.json["steps"] == ["left", "right"]
+    assert r.json["challenge"] and 0 < r.json["expires_in"] <= 60
+    assert stub.challenges == ["127.0.0.1"]
+
+
+def test_a_challenge_login_may_carry_up_to_max_frames(app):
+    frames = [(io.BytesIO(b"frame"), f"{i}.jpg") for i in range(60)]
+    ok = post_form(app.test_client(), "/api/login", {"challenge": "c1", "image": frames})
+    assert ok.status_code == 200
+    frames = [(io.BytesIO(b"frame"), f"{i}.jpg") for i in range(61)]
+    too_many = post_form(app.test_client(), "/api/login", {"challenge": "c1", "image": frames})
+    assert too_many.status_code == 400 and too_many.json["error"] == "too_many_images"
+    six = [(io.BytesIO(b"frame"), f"{i}.jpg") for i in range(6)]
+    plain = post_form(app.test_client(), "/api/login", {"image": six})
+    assert plain.status_code == 400 and plain.json["error"] == "too_many_images"
+
+
+def test_pages_show_who_is_signed_in(app):
+    browser = app.test_client()
+    token = csrf_of(browser)
+    assert b"ada" not in browser.get("/login").data
+    post_form(browser, "/api/login", {"image": image()}, {"X-CSRF-Token": token})
+    assert browser.get("/account").status_code == 200

@@ -96,15 +96,16 @@ def test_pass_in_order_with_identity_frames() -> None:
 def test_wrong_order() -> None:
     result = check_liveness(clip(LEFT_THEN_RIGHT), ["right", "left"])
     assert not result.passed and result.code == "wrong_order"
-    assert "right, then left" in result.detail
+    # "right" then "left" in the image: the person turns to their left, then to their right.
+    assert "to your left, then to your right" in result.detail
 
 
 def test_turn_not_seen_names_the_side() -> None:
     small = check_liveness(clip(swing(1.0, peak=8.0)), ["left", "right"])
-    assert small.code == "turn_not_seen" and small.detail.endswith("to the left")
+    assert small.code == "turn_not_seen" and small.detail.endswith("to your right")
     one_side = [max(a, 0.0) for a in LEFT_THEN_RIGHT]
     result = check_liveness(clip(one_side), ["left", "right"])
-    assert result.code == "turn_not_seen" and result.detail.endswith("to the right")
+    assert result.code == "turn_not_seen" and result.detail.endswith("to your left")
 
 
 def test_threshold_is_the_policy() -> None:

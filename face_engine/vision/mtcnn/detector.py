@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from face_engine.config import DetectorConfig
-from face_engine.types import BGRImage, Face
+from face_engine.types import BGRImage, Box, Face
 from face_engine.vision.mtcnn.boxes import nms, regress, square
 from face_engine.vision.mtcnn.crops import crop_patches, crop_patches_from_pyramid, halvable
 from face_engine.vision.mtcnn.nets import CascadeNets
@@ -20,6 +20,8 @@ PNET_CELL = 12
 # candidates, detection 18% faster; pairs.csv gap 0.2309 -> 0.2382).
 MERGE_FOR_RNET = 0.7
 MERGE_FOR_ONET = 0.9
+# ``refine`` runs O-Net this many times, each on the square around the last answer.
+REFINE_PASSES = 2
 
 
 class FaceDetector:
@@ -58,6 +60,38 @@ class FaceDetector:
             else:
                 points = np.empty((0, 10))
         return self._to_faces(boxes, points, 1.0 / shrink, width, height)
+
+    def refine(self, images: list[BGRImage], boxes: list[Box]) -> list[Face | None]:
+        """Each image's face near its guessed ``(x, y, w, h)`` box, found by O-Net alone, in
+        one batch: O-Net sees the square around the guess, then the square around what it
+        found. None where O-Net sees no face. For the frames of a stream between two full
+        detections (the guesses interpolate those): a fraction of ``detect``'s cost."""
+        if not images:
+            return []
+        cand = square(np.array([[x + 1, y + 1, x + w, y + h] for x, y, w, h in boxes], float))
+        for _ in range(REFINE_PASSES):
+            cand = np.fix(cand)
+            patches = np.concatenate(
+                [crop_patches(image, cand[k : k + 1], 48) for k, image in enumerate(images)]
+            )
+            # crop_patches keeps the frame's channel order: BGR here, RGB for the nets.
+            reg, points, prob = self.nets.run_onet(np.ascontiguousarray(patches[..., ::-1]))
+            w = (cand[:, 2] - cand[:, 0] + 1)[:, None]
+            h = (cand[:, 3] - cand[:, 1] + 1)[:, None]
+            points = np.hstack(
+                [w * points[:, :5] + cand[:, :1] - 1, h * points[:, 5:] + cand[:, 1:2] - 1]
+            )
+            found = regress(cand, reg)
+            cand = square(found)
+        faces: list[Face | None] = []
+        for k, image in enumerate(images):
+            if prob[k, 1] <= self.config.thresholds[2]:
+                faces.append(None)
+                continue
+            row = np.hstack([found[k], prob[k, 1]])[None]
+            located = self._to_faces(row, points[k : k + 1], 1.0, image.shape[1], image.shape[0])
+            faces.append(located[0] if located else None)
+        return faces
 
     def _scales(self, height: int, width: int, min_face: float) -> list[float]:
         scale = PNET_CELL / min_face

@@ -1,0 +1,145 @@
+"""The JSON API for people: register, challenge, log in, log out, the account, the preview.
+
+Sessions carry the user's id and session version: logging out, deleting the account or an
+admin deleting it voids every cookie of that user at once.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request, session
+from flask.typing import ResponseReturnValue
+
+from app.api.users import user_json
+from app.errors import ApiError
+from app.extensions import limit_from_config, limiter
+from app.services import current_user, get_accounts
+from app.uploads import form_text, image_files
+from face_engine import User, yaw_proxy
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _log_in(user: User) -> None:
+    csrf = session.get("csrf")
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user.id
+    session["version"] = user.session_version
+    if csrf:
+        session["csrf"] = csrf
+
+
+def _current_user() -> User:
+    user = current_user()
+    if user is None:
+        raise ApiError(401, "not_logged_in", "log in first")
+    return user
+
+
+def _client() -> str:
+    """Who asked for a challenge: the client's address (the proxy's X-Forwarded-For only
+    when ``trusted_proxies`` says so)."""
+    return request.remote_addr or ""
+
+
+def _frame_limit() -> int | None:
+    """With a challenge, up to ``[liveness] max_frames`` frames; else ``[app] max_images``."""
+    if request.form.get("challenge"):
+        return int(current_app.config["MAX_FRAMES"])
+    return None
+
+
+@bp.post("/challenge")
+@limiter.limit(limit_from_config("CHALLENGE_RATE_LIMIT"))
+def challenge() -> ResponseReturnValue:
+    """A head-turn challenge for this client: single-use, expiring."""
+    issued = get_accounts().challenge(_client())
+    return jsonify(
+        {"challenge": issued.id, "steps": list(issued.steps), "expires_in": issued.expires_in}
+    )
+
+
+@bp.post("/register")
+@limiter.limit(limit_from_config("REGISTER_RATE_LIMIT"))
+def register() -> ResponseReturnValue:
+    """Create an account from a username and the frames of a head-turn challenge (or, with
+    liveness off for registration, 1-5 photos of one face); logs the user in."""
+    username = form_text("username", 200)
+    if not username:
+        raise ApiError(400, "invalid_username", "a username is required")
+    challenge_id = form_text("challenge", 100) or None
+    images = image_files(_frame_limit())
+    user = get_accounts().register(username, images, challenge_id, _client())
+    _log_in(user)
+    faces = get_accounts().face_count(user.id)
+    return jsonify({"user_id": user.id, "username": user.username, "faces": faces}), 201
+
+
+@bp.post("/login")
+@limiter.limit(limit_from_config("LOGIN_RATE_LIMIT"))
+def login() -> ResponseReturnValue:
+    """Recognise the frames of a head-turn challenge (or, with liveness off for login, 1-5
+    frames) among everyone (1:N), or verify them as ``username`` (1:1)."""
+    username = form_text("username", 200) or None
+    challenge_id = form_text("challenge", 100) or None
+    images = image_files(_frame_limit())
+    accounts = get_accounts()
+    match = accounts.login(images, username, challenge_id, _client())
+    _log_in(accounts.user(match.user_id))
+    return jsonify(
+        {
+            "ok": True,
+            "user_id": match.user_id,
+            "username": match.username,
+            "distance": round(match.distance, 4),
+        }
+    )
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """Log out everywhere: every session of this user ends now."""
+    user = current_user()
+    if user is not None:
+        get_accounts().end_sessions(user.id)
+    session.pop("user_id", None)
+    session.pop("version", None)
+    return jsonify({"ok": True})
+
+
+@bp.get("/me")
+def me() -> ResponseReturnValue:
+    return jsonify(user_json(_current_user()))
+
+
+@bp.delete("/me")
+def delete_me() -> ResponseReturnValue:
+    user = _current_user()
+    get_accounts().delete(user.id)
+    session.pop("user_id", None)
+    return jsonify({"deleted": user.username})
+
+
+@bp.post("/preview")
+@limiter.limit(limit_from_config("PREVIEW_RATE_LIMIT"))
+def preview() -> ResponseReturnValue:
+    """Faces in one camera frame (detection only), for the pages' live preview."""
+    images = image_files()
+    if len(images) != 1:
+        raise ApiError(400, "too_many_images", "send exactly one image")
+    result = get_accounts().preview(images[0])
+    return jsonify(
+        {
+            "faces": [
+                {
+                    "box": [round(v, 1) for v in f.box],
+                    "score": round(f.score, 3),
+                    "landmarks": [[round(float(v), 1) for v in point] for point in f.landmarks],
+                    "yaw": round(yaw_proxy(f.landmarks), 3),
+                }
+                for f in result.faces
+            ],
+            "width": result.width,
+            "height": result.height,
+        }
+    )
