@@ -74,10 +74,13 @@ class FaceCamera {
     return true;
   }
 
-  stop() {
+  // Done (the page moves on): no more previews, the picture stays still and unmarked. The
+  // camera itself is released when the page goes.
+  finish() {
     this.stopped = true;
     clearInterval(this.timer);
-    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    this.video.pause();
+    this.overlay.getContext("2d").clearRect(0, 0, this.overlay.width, this.overlay.height);
   }
 
   tell(text, kind) {
@@ -112,10 +115,7 @@ class FaceCamera {
         this.last = data;
         this.lastAt = at;
         this.draw(data);
-        if (!this.paused) {
-          const g = this.guidance();
-          this.tell(g.text, g.kind);
-        }
+        if (!this.paused) this.showGuidance();
       } else if (status === 429) {
         this.tell("Slow down: too many preview requests.", "warn");
       }
@@ -156,6 +156,11 @@ class FaceCamera {
       return { ready: false, text: "One face in view. Move to the centre of the picture.", kind: "warn" };
     }
     return { ready: true, text: "One face in view. Hold still.", kind: "ok" };
+  }
+
+  showGuidance() {
+    const g = this.guidance();
+    this.tell(g.text, g.kind);
   }
 
   // Resolves once the preview shows one centred face that is big enough. The status line

@@ -23,13 +23,14 @@
     const { status, data } = await captureAndSend(
       camera, "/api/login", { username: username.value.trim() }, withLiveness, tell);
     if (status === 200 && data.ok) {
-      camera.stop();
+      camera.finish();
       camera.tell("Recognised.", "ok");
+      start.textContent = "Signed in";
       tell("Welcome, " + data.username + "!", "ok");
       setTimeout(() => { window.location.href = "/account"; }, 800);
       return;
     }
-    camera.tell("");
+    camera.showGuidance();
     tell(explain(data), "error", data.error);
     start.textContent = "Try again";
     start.disabled = false;

@@ -24,7 +24,7 @@
 
   function done(status, data) {
     if (status === 201) {
-      camera.stop();
+      camera.finish();
       camera.tell("Registered.", "ok");
       tell("Welcome, " + data.username + "! Your account is ready.", "ok");
       setTimeout(() => { window.location.href = "/account"; }, 800);
@@ -59,7 +59,7 @@
       camera, "/api/register", { username: username.value.trim() }, withLiveness, tell);
     if (images && !withLiveness) showShots(images);
     if (!done(status, data)) {
-      camera.tell("");
+      camera.showGuidance();
       capture.textContent = "Try again";
       capture.disabled = false;
     }
