@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request, session
+from flask import Flask, Response, current_app, request, session
 
 from app.errors import ApiError
 
@@ -16,20 +17,66 @@ CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+# What the service's responses tell browsers: scripts, styles and pictures from this origin
+# only (the camera preview draws blob: and data: images), never framed, no MIME sniffing, no
+# address sent to other sites.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+}
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def private_data_dir(data_dir: Path) -> None:
+    """The data directory and everything in it readable by this user only (0700 folders,
+    0600 files): it holds biometric data. New files get the same through the umask."""
+    os.umask(0o077)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder, _, files in os.walk(data_dir):
+        os.chmod(folder, 0o700)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
 def secret_key(configured: str, env_value: str | None, data_dir: Path) -> str:
-    """FLASK_SECRET_KEY, else config, else a key generated once and kept in the data dir."""
+    """FLASK_SECRET_KEY, else config, else a key generated once and kept in the data dir.
+
+    The key file appears whole or not at all: it is written to a temporary file and linked
+    into place, so a process starting at the same moment never reads it empty.
+    """
     if env_value:
         return env_value
     if configured:
         return configured
     path = data_dir / "secret_key"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".secret_key-", dir=data_dir)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            try:
+                os.link(tmp, path)  # fails if another process got there first: use theirs
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
@@ -75,4 +122,5 @@ def configure_sessions(app: Flask, secure: bool, hours: int) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=hours),
     )
     app.before_request(check_csrf)
+    app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

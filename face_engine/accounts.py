@@ -35,6 +35,8 @@ from face_engine.usernames import normalise_username
 from face_engine.vision.embedding import model_identity
 from face_engine.vision.pipeline import FaceEngine
 
+REBUILD_JOB = "rebuild_job"
+
 
 @dataclass(frozen=True, slots=True)
 class Preview:
@@ -243,7 +245,54 @@ class Accounts:
         self.store.end_sessions(user_id)
 
     def rebuild(self) -> IndexManifest:
+        """Rebuild the index now and wait for it (the command line's way)."""
         return self.index.rebuild()
+
+    def start_rebuild(self) -> dict[str, Any]:
+        """Rebuild the index in the background (one at a time across processes); its status.
+
+        The status lives in LMDB, so every worker answers ``rebuild_status`` the same.
+        """
+        started = time.time()
+
+        def done(manifest: IndexManifest) -> None:
+            result = {"faces": manifest.faces, "version": manifest.version}
+            self.store.set_meta_json(
+                REBUILD_JOB,
+                {
+                    "state": "done",
+                    "started_at": started,
+                    "finished_at": time.time(),
+                    "seconds": manifest.seconds,
+                    **result,
+                },
+            )
+
+        def failed(error: Exception) -> None:
+            self.store.set_meta_json(
+                REBUILD_JOB,
+                {
+                    "state": "failed",
+                    "started_at": started,
+                    "finished_at": time.time(),
+                    "error": f"{type(error).__name__}: {error}",
+                },
+            )
+
+        if self.index.start_rebuild(done, failed):
+            self.store.set_meta_json(REBUILD_JOB, {"state": "running", "started_at": started})
+        return self.rebuild_status()
+
+    def rebuild_status(self) -> dict[str, Any]:
+        """The last admin rebuild: idle (none yet), running, done (faces, version, seconds)
+        or failed (error); a rebuild whose process died is reported failed."""
+        status: dict[str, Any] = self.store.meta_json(REBUILD_JOB) or {"state": "idle"}
+        if status["state"] == "running" and not self.index.rebuilding():
+            time.sleep(0.05)  # it may have finished between the two reads
+            status = self.store.meta_json(REBUILD_JOB) or status
+            if status["state"] == "running" and not self.index.rebuilding():
+                status = {**status, "state": "failed", "error": "the rebuild was interrupted"}
+        return status
 
     def stats(self) -> dict[str, Any]:
         users, faces = self.store.counts()

@@ -38,7 +38,20 @@ class DecodeConfig:
     """Limits applied to uploaded image bytes before any large allocation."""
 
     max_bytes: int = 20 * 1024 * 1024
+    # Photos (registration): refused above this many pixels, from the header alone.
     max_pixels: int = 40_000_000
+    # Camera frames (login, preview): the same, with a lower limit.
+    frame_max_pixels: int = 4_000_000
+    # JPEGs are decoded at 1/2, 1/4 or 1/8 scale, the smallest keeping the longer side at
+    # least this long (0: always full size).
+    decode_side: int = 1280
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_pixels", "frame_max_pixels"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.decode_side < 0:
+            raise ValueError("decode_side must be 0 or more")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ guesser is answered 429 after ``admin_failure_limit`` wrong tokens whatever it s
 from __future__ import annotations
 
 import hmac
+import os
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -48,15 +49,21 @@ def stats() -> ResponseReturnValue:
     figures = get_accounts().stats()
     built = figures["index_built_at"]
     figures["index_age_seconds"] = round(time.time() - built, 1) if built else None
+    figures["worker"] = os.getpid()
     return jsonify(figures)
 
 
 @bp.post("/rebuild-index")
 def rebuild() -> ResponseReturnValue:
-    manifest = get_accounts().rebuild()
-    return jsonify(
-        {"faces": manifest.faces, "version": manifest.version, "seconds": manifest.seconds}
-    )
+    """Start a rebuild in the background: 202 at once, with its status (``state``: running;
+    or the running one's, if a rebuild is already under way)."""
+    return jsonify(get_accounts().start_rebuild()), 202
+
+
+@bp.get("/rebuild-index")
+def rebuild_status() -> ResponseReturnValue:
+    """The last rebuild: ``state`` idle, running, done (faces, version, seconds) or failed."""
+    return jsonify(get_accounts().rebuild_status())
 
 
 @bp.get("/users")

@@ -22,6 +22,7 @@ so the engine's threshold applies to index distances unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -30,8 +31,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -96,6 +99,7 @@ class FaceIndex:
         self._lock = threading.Lock()  # guards (re)loading; held only briefly by searches
         self._build_lock = threading.Lock()  # one build at a time in this process
         self._background: threading.Thread | None = None
+        self._unusable: str | None = "none yet"  # a ``current`` target that failed to load
 
     # -- queries -------------------------------------------------------------------------
 
@@ -136,7 +140,9 @@ class FaceIndex:
     # -- loading -------------------------------------------------------------------------
 
     def _current(self) -> _Loaded | None:
-        """The index ``current`` points to, reloaded when it moved; rebuilt when unreadable."""
+        """The index ``current`` points to, reloaded when it moved. Missing or unreadable, it
+        is rebuilt in the background (one rebuild across processes) and meanwhile None: the
+        searches scan every face exactly. Never a rebuild inside a request."""
         link = self.dir / "current"
         try:
             target = os.readlink(link)
@@ -147,21 +153,26 @@ class FaceIndex:
         loaded = self._loaded
         if loaded is not None and loaded.target == target:
             return loaded
+        if target == self._unusable:
+            # Known bad (or missing) until ``current`` moves; with nothing built yet, build
+            # once there are faces to build from.
+            if target is None and self.store.last_face_id() and not self._building():
+                self.start_rebuild()
+            return None
         with self._lock:
             if self._loaded is not None and self._loaded.target == target:
                 return self._loaded
-            if target is None and self.store.counts()[1] == 0:
-                return None  # nothing built and nothing to build: fresh faces cover it
             try:
                 if target is None:
                     raise FileNotFoundError(f"no index at {link}")
                 self._loaded = self._load(target)
+                return self._loaded
             except (OSError, ValueError, KeyError, RuntimeError) as e:
-                log.warning("index unusable (%s); rebuilding from LMDB", e)
-                with self._build_lock:
-                    self._rebuild_locked()
-                self._loaded = self._load(os.readlink(link))
-            return self._loaded
+                self._loaded, self._unusable = None, target
+                if target is not None or self.store.last_face_id():
+                    log.warning("index unusable (%s); rebuilding it in the background", e)
+                    self.start_rebuild()
+                return None
 
     def _load(self, target: str) -> _Loaded:
         folder = self.dir / target
@@ -208,17 +219,73 @@ class FaceIndex:
         with self._build_lock:
             return self._rebuild_locked()
 
-    def _rebuild_in_background(self) -> None:
-        if self._background is not None and self._background.is_alive():
-            return
-        self._background = threading.Thread(target=self.rebuild, name="index-rebuild", daemon=True)
-        self._background.start()
+    def start_rebuild(
+        self,
+        done: Callable[[IndexManifest], None] | None = None,
+        failed: Callable[[Exception], None] | None = None,
+    ) -> bool:
+        """Rebuild in a background thread, unless one is running in this or another process
+        (False then). ``done`` / ``failed`` are called from that thread when it ends."""
+        with self._build_lock:
+            if self._background is not None and self._background.is_alive():
+                return False
+            if self.rebuilding():
+                return False
 
-    def _rebuild_locked(self) -> IndexManifest:
+            def run() -> None:
+                try:
+                    with self._build_lock_held():
+                        manifest = self._rebuild_locked(blocking=False)
+                except Exception as e:  # reported to the caller's callback, and logged
+                    log.exception("background index rebuild failed")
+                    if failed is not None:
+                        failed(e)
+                    return
+                if manifest is not None and done is not None:
+                    done(manifest)
+
+            self._background = threading.Thread(target=run, name="index-rebuild", daemon=True)
+            self._background.start()
+            return True
+
+    def _rebuild_in_background(self) -> None:
+        self.start_rebuild()
+
+    def _building(self) -> bool:
+        return self._background is not None and self._background.is_alive()
+
+    def rebuilding(self) -> bool:
+        """Whether a rebuild holds the lock now, in any process (a non-blocking probe)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "rebuild.lock", "a") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            return False
+
+    @contextlib.contextmanager
+    def _build_lock_held(self) -> Iterator[None]:
+        with self._build_lock:
+            yield
+
+    @overload
+    def _rebuild_locked(self, blocking: Literal[True] = True) -> IndexManifest: ...
+
+    @overload
+    def _rebuild_locked(self, blocking: bool) -> IndexManifest | None: ...
+
+    def _rebuild_locked(self, blocking: bool = True) -> IndexManifest | None:
+        """Build and switch, holding the cross-process lock; without ``blocking``, None when
+        another process holds it (its build will do)."""
         versions = self.dir / "versions"
         versions.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "rebuild.lock", "w") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        with open(self.dir / "rebuild.lock", "a") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return None
             for stale in versions.glob(".tmp-*"):  # left by a rebuild that was killed
                 shutil.rmtree(stale, ignore_errors=True)
             started = time.time()

@@ -20,6 +20,7 @@ gunicorn workers each have their own.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 import time
@@ -165,6 +166,15 @@ class FaceStore:
 
     def set_meta_int(self, name: str, value: int) -> None:
         self.write(lambda txn: txn.put(name.encode(), str(value).encode(), db=self._dbs["meta"]))
+
+    def meta_json(self, name: str) -> Any:
+        """A JSON value kept in ``meta`` (None when absent)."""
+        raw = self.read(lambda txn: txn.get(name.encode(), db=self.db("meta")))
+        return None if raw is None else json.loads(bytes(raw))
+
+    def set_meta_json(self, name: str, value: Any) -> None:
+        data = json.dumps(value).encode()
+        self.write(lambda txn: txn.put(name.encode(), data, db=self._dbs["meta"]))
 
     def last_face_id(self) -> int:
         """The newest face id ever given (cheap: one read); it changes only when faces are added."""

@@ -33,9 +33,12 @@ class FaceEngine:
         """The embedding model: what the store records with every vector."""
         return self.embedder.identity
 
-    def decode(self, data: bytes) -> BGRImage:
-        """Image bytes -> BGR array; ImageDecodeError on anything that is not a sound image."""
-        return decode_image(data, self.settings.decode)
+    def decode(self, data: bytes, *, frame: bool = False) -> BGRImage:
+        """Image bytes -> BGR array; ImageDecodeError on anything that is not a sound image.
+
+        ``frame``: a camera frame (login, preview): ``[decode] frame_max_pixels`` applies.
+        """
+        return decode_image(data, self.settings.decode, frame=frame)
 
     def detect(self, image: BGRImage) -> list[Face]:
         """Every face, largest first (cheap: for live previews)."""

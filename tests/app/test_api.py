@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import cv2
 import numpy as np
@@ -36,9 +37,22 @@ def test_biden_is_not_recognised(auth):
     assert r.json == {"ok": False, "error": "not_recognized", "detail": r.json["detail"]}
 
 
+def rebuild_and_wait(auth) -> dict:
+    """The admin rebuild is a background job: 202 at once, then its status until done."""
+    r = auth.admin("POST", "/api/admin/rebuild-index")
+    assert r.status_code == 202 and r.json["state"] in ("running", "done"), r.json
+    for _ in range(600):
+        status = auth.admin("GET", "/api/admin/rebuild-index").json
+        if status["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert status["state"] == "done", status
+    return status
+
+
 def test_new_user_logs_in_before_any_rebuild(auth, app):
     auth.register("kate", "people/kate_siegel/1.jpg")
-    assert auth.admin("POST", "/api/admin/rebuild-index").status_code == 200
+    rebuild_and_wait(auth)
     r = auth.register("rose", "people/rose_leslie/1.jpg")
     assert r.status_code == 201
     accounts = app.extensions["face_login"]
@@ -173,9 +187,8 @@ def test_admin_endpoints_refuse_missing_and_wrong_tokens(auth):
 def test_admin_rebuild_users_and_delete(auth):
     auth.register("obama", OBAMA[0], OBAMA[1])
     auth.register("biden", "people/joe_biden/1.jpg")
-    r = auth.admin("POST", "/api/admin/rebuild-index")
-    assert r.status_code == 200 and r.json["faces"] == 3 and r.json["version"] >= 1
-    assert r.json["seconds"] >= 0
+    status = rebuild_and_wait(auth)
+    assert status["faces"] == 3 and status["version"] >= 1 and status["seconds"] >= 0
     users = auth.admin("GET", "/api/admin/users").json["users"]
     assert {u["username"]: u["faces"] for u in users} == {"obama": 2, "biden": 1}
     assert auth.admin("DELETE", "/api/admin/users/OBAMA").status_code == 200
@@ -244,11 +257,40 @@ def test_login_rate_limited(auth, app):
     assert r.json["error"] == "rate_limited" and "Retry-After" in r.headers
 
 
-def test_healthz(auth, client):
+def test_healthz_says_up_and_nothing_more(auth, client):
+    """Counts and the worker pid are the admin's (/api/admin/stats), not everyone's."""
     auth.register("obama", OBAMA[0], OBAMA[1])
-    body = client.get("/healthz").json
-    assert body["status"] == "ok" and body["users"] == 1 and body["faces"] == 2
-    assert "index_version" in body
+    assert client.get("/healthz").json == {"status": "ok"}
+    stats = auth.admin("GET", "/api/admin/stats").json
+    assert stats["users"] == 1 and stats["faces"] == 2 and "index_version" in stats
+    assert stats["worker"] > 0
+
+
+def test_no_rebuild_on_a_read_path(auth, app, client):
+    """The attack: delete the index, then keep asking. Reads never rebuild: logins are
+    answered by an exact scan while a single rebuild runs in a background thread."""
+    import shutil
+    import threading
+
+    auth.register("obama", OBAMA[0], OBAMA[1])
+    rebuild_and_wait(auth)
+    accounts = app.extensions["face_login"]
+    shutil.rmtree(accounts.index.dir)
+    builds = []
+    original = accounts.index._rebuild_locked
+
+    def counted(blocking=True):
+        builds.append(threading.current_thread().name)
+        return original(blocking)
+
+    accounts.index._rebuild_locked = counted
+    for _ in range(4):
+        assert client.get("/healthz").status_code == 200
+        r = auth.login(OBAMA[2])
+        assert r.status_code == 200 and r.json["username"] == "obama"
+        assert auth.admin("GET", "/api/admin/stats").json["users"] == 1
+    accounts.index._background.join(timeout=60)
+    assert builds == ["index-rebuild"]
 
 
 def test_preview_reports_faces(app, photo):

@@ -67,3 +67,11 @@ def test_mistakes_stop_with_one_line_naming_them(tmp_path, text, env, named):
     with pytest.raises(ConfigError, match=named) as caught:
         load_config(env, ini)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "key,value", [("DECODE_DECODE_SIDE", "-1"), ("DECODE_FRAME_MAX_PIXELS", "0")]
+)
+def test_decode_limits_are_checked(key, value):
+    with pytest.raises(ConfigError, match=r"\[decode\]"):
+        load_settings(ROOT / "config.ini", {f"FACE_LOGIN_{key}": value})

@@ -150,7 +150,9 @@ def test_another_process_notices_new_version(tmp_path, gen):
     assert other.manifest().version == 2
 
 
-def test_missing_index_is_rebuilt(tmp_path, gen):
+def test_missing_index_is_rebuilt_in_the_background(tmp_path, gen):
+    """Never a rebuild on a read path: the search is answered at once (every face scanned
+    exactly) while one rebuild runs in the background."""
     store, index = make(tmp_path)
     centres = populate(store, gen, 30)
     index.rebuild()
@@ -158,7 +160,23 @@ def test_missing_index_is_rebuilt(tmp_path, gen):
     os.unlink(index_dir(tmp_path) / "current")
     match = identify(fresh, gen.samples(centres[5:6])[0])
     assert match is not None and match.username == "user5"
+    fresh._background.join(timeout=60)
     assert fresh.manifest().version == 2
+    assert identify(fresh, gen.samples(centres[6:7])[0]).username == "user6"
+
+
+def test_one_background_rebuild_across_processes(tmp_path, gen):
+    """While one process holds the rebuild lock, another starts no second rebuild."""
+    import fcntl
+
+    store, index = make(tmp_path)
+    populate(store, gen, 10)
+    index.rebuild()
+    with open(index_dir(tmp_path) / "rebuild.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        other = FaceIndex(store, index_dir(tmp_path), IndexConfig(), SYNTHETIC_MODEL)
+        assert other.rebuilding() and other.start_rebuild() is False
+    assert not other.rebuilding()
 
 
 @pytest.mark.parametrize("victim", ["annoy.ann", "manifest.json", "face_ids.npy", "vectors.npy"])
@@ -171,6 +189,8 @@ def test_corrupt_index_is_rebuilt(tmp_path, gen, victim):
     fresh = FaceIndex(store, index_dir(tmp_path), IndexConfig(), SYNTHETIC_MODEL)
     match = identify(fresh, gen.samples(centres[9:10])[0])
     assert match is not None and match.username == "user9"
+    fresh._background.join(timeout=60)
+    assert fresh.manifest().version == 2
 
 
 def test_many_fresh_faces_start_a_background_rebuild(tmp_path, gen):
