@@ -14,6 +14,7 @@ Screenshots of every state reached land in artifacts/browser/ (kept by CI as tes
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,10 +33,8 @@ NOISE = "noise=alls=4:allf=t"  # a camera's sensor noise: no two frames are the 
 PAD = "pad=640:480:(ow-iw)/2:(oh-ih)/2:color=gray"
 FIT = f"scale=640:480:force_original_aspect_ratio=decrease,{PAD}"
 LIVE_ENV = {"FACE_LOGIN_LIVENESS_LOGIN": "true", "FACE_LOGIN_LIVENESS_REGISTER": "true"}
-CUE_SHOWN = (
-    "!document.getElementById('cue').hidden"
-    " && document.querySelector('#cue .arrow').textContent !== ''"
-)
+# The pages run under the server's CSP (no eval): waits use selectors, not JS predicates.
+CUE_SHOWN = "#cue:not([hidden]) .arrow:not(:empty)"
 
 
 def ffmpeg_y4m(inputs: list[str], filters: str, out: Path) -> Path:
@@ -132,6 +131,10 @@ def browser_with_camera(p, video: Path | None, dark: bool = False):
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on(
+        "console",
+        lambda m: page.errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     return browser, page
 
 
@@ -144,24 +147,24 @@ def text(page, selector: str) -> str:
     return page.text_content(selector) or ""
 
 
+def expect(locator):
+    """Playwright's auto-waiting assertions (imported here, like sync_playwright)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def wait_text(page, selector: str, words: str, timeout: float = 30000) -> None:
-    page.wait_for_function(
-        "([s, w]) => (document.querySelector(s)?.textContent || '').toLowerCase()"
-        ".includes(w.toLowerCase())",
-        arg=[selector, words],
-        timeout=timeout,
-    )
+    expect(page.locator(selector)).to_contain_text(words, ignore_case=True, timeout=timeout)
 
 
 def challenge_outcome(page, shot_name: str | None = None) -> str:
     """Wait for the step cue (screenshot it), then for the answer; returns #result's error
     code ('' on success)."""
-    page.wait_for_function(CUE_SHOWN, timeout=30000)
+    page.wait_for_selector(CUE_SHOWN, timeout=30000)
     if shot_name:
         shot(page, shot_name)
-    page.wait_for_function(
-        "document.getElementById('result').className.match(/\\b(ok|error)\\b/)", timeout=90000
-    )
+    page.wait_for_selector("#result.ok, #result.error", timeout=90000)
     return page.get_attribute("#result", "data-error") or ""
 
 
@@ -209,7 +212,7 @@ def test_a_live_stranger_then_ana_registers_logs_out_and_in(
     assert turn_until_answered(page, "register-challenge") == ""
     assert "?" not in page.url
     page.wait_for_url(f"{server}/account", timeout=30000)
-    page.wait_for_function("document.getElementById('who').textContent === 'ana'")
+    expect(page.locator("#who")).to_have_text("ana")
     assert "Signed in as ana" in text(page, "nav")
     shot(page, "account")
 
@@ -227,7 +230,7 @@ def test_a_live_stranger_then_ana_registers_logs_out_and_in(
     wait_text(page, "#result", "Welcome, ana")
     shot(page, "login-welcome")
     page.wait_for_url(f"{server}/account", timeout=30000)
-    page.wait_for_function("document.getElementById('who').textContent === 'ana'")
+    expect(page.locator("#who")).to_have_text("ana")
     assert "Signed in as ana" in text(page, "nav")
     # "Last login" is the login before this one: registering is not a login.
     wait_text(page, "#last-login", "none before this one")
@@ -237,7 +240,7 @@ def test_a_live_stranger_then_ana_registers_logs_out_and_in(
     page.wait_for_url(f"{server}/login", timeout=30000)
     assert turn_until_answered(page) == ""
     page.wait_for_url(f"{server}/account", timeout=30000)
-    page.wait_for_function("!['', '…'].includes(document.getElementById('last-login').textContent)")
+    expect(page.locator("#last-login")).not_to_have_text(re.compile(r"^(…|)$"))
     assert "none" not in text(page, "#last-login"), "the first login is now the previous one"
     shot(page, "account-second-login")
     assert page.errors == []
@@ -245,13 +248,11 @@ def test_a_live_stranger_then_ana_registers_logs_out_and_in(
     page.goto(f"{server}/admin")
     page.fill("#token", ADMIN)
     page.press("#token", "Enter")
-    page.wait_for_function("document.getElementById('users-count').textContent === '1'")
+    expect(page.locator("#users-count")).to_have_text("1")
     page.click("#rebuild")
-    page.wait_for_function(
-        "document.getElementById('result').textContent.includes("
-        "'Index version ' + document.getElementById('index-version').textContent + ' built')",
-        timeout=60000,
-    )
+    wait_text(page, "#result", "built", timeout=60000)
+    version = re.search(r"Index version (\d+) built", text(page, "#result")).group(1)
+    expect(page.locator("#index-version")).to_have_text(version)
     wait_text(page, "#users", "ana")
     shot(page, "admin")
     browser.close()
