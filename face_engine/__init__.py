@@ -5,7 +5,7 @@ No Flask here. The web layer uses only what is re-exported below: ``open_account
 else is imported by module path (``face_engine.vision``, ``.store``, ``.index``).
 """
 
-from face_engine.accounts import Accounts, Preview, check_stored_model, open_accounts
+from face_engine.accounts import Accounts, Preview
 from face_engine.config import ConfigError, Settings, load_settings
 from face_engine.errors import (
     ChallengeInvalid,
@@ -28,6 +28,7 @@ from face_engine.head_turn import Challenge
 from face_engine.index.face_index import IndexManifest
 from face_engine.liveness import yaw_proxy
 from face_engine.matching import Match
+from face_engine.service import check_stored_model, open_accounts
 from face_engine.store.records import User
 from face_engine.types import BGRImage, Embedding, Face
 from face_engine.vision.pipeline import FaceEngine

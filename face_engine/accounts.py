@@ -12,27 +12,26 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from face_engine.config import LivenessConfig, ModelConfig, Settings
+from face_engine.config import LivenessConfig, ModelConfig
 from face_engine.errors import (
     ChallengeRequired,
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
     LivenessFailed,
-    ModelMismatch,
     MultipleFaces,
     NoFaceFound,
     NotRecognized,
     UnknownUser,
 )
 from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck
-from face_engine.index.face_index import FaceIndex, IndexManifest, index_for
+from face_engine.index.face_index import FaceIndex, IndexManifest
 from face_engine.matching import Match, Matcher
+from face_engine.store.audit_log import AuditLog
 from face_engine.store.lmdb_store import FaceStore
 from face_engine.store.records import User
-from face_engine.types import BGRImage, EmbeddedFace, Face, ModelIdentity
+from face_engine.types import BGRImage, EmbeddedFace, Face
 from face_engine.usernames import normalise_username
-from face_engine.vision.embedding import model_identity
 from face_engine.vision.pipeline import FaceEngine
 
 REBUILD_JOB = "rebuild_job"
@@ -66,15 +65,19 @@ class Accounts:
         self.policy = policy
         self.liveness = liveness
         self.challenges = Challenges(store, liveness)
+        self.audit_entries = AuditLog(
+            store, store.config.audit_max_entries, store.config.audit_days * 86400.0
+        )
         self.head_turn = HeadTurnCheck(engine, liveness)
 
     def challenge(self, client: str) -> Challenge:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
         return self.challenges.issue(client)
 
-    def _decode(self, number: int, data: bytes) -> BGRImage:
+    def _decode(self, number: int, data: bytes, *, frame: bool) -> BGRImage:
+        """Image ``number``'s pixels; a camera ``frame`` has the lower pixel limit."""
         try:
-            return self.engine.decode(data)
+            return self.engine.decode(data, frame=frame)
         except FaceEngineError as e:
             raise type(e)(f"image {number}: {e.detail}") from e
 
@@ -82,7 +85,7 @@ class Accounts:
         """The dominant face of each photo, embedded in one batch; errors name the photo."""
         found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
-            image = self._decode(number, data)
+            image = self._decode(number, data, frame=False)
             try:
                 found.append((image, self.engine.find_dominant(image)))
             except FaceEngineError as e:
@@ -94,7 +97,7 @@ class Accounts:
         two faces refuses the login; embedded in one batch."""
         found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
-            image = self._decode(number, data)
+            image = self._decode(number, data, frame=True)
             try:
                 found.append((image, self.engine.find_dominant(image)))
             except NoFaceFound:
@@ -113,7 +116,9 @@ class Accounts:
         """The faces of a passed head-turn challenge: the frames must show one live person
         turning as asked (LivenessFailed), and the same person throughout."""
         challenge = self.challenges.take(challenge_id, client)
-        frames = [self._decode(number, data) for number, data in enumerate(images, start=1)]
+        frames = [
+            self._decode(number, data, frame=True) for number, data in enumerate(images, start=1)
+        ]
         turn = self.head_turn.check(frames, challenge.steps)
         faces = self.engine.embed_many(turn.identity)
         vectors = np.stack([f.embedding for f in faces])
@@ -218,8 +223,32 @@ class Accounts:
         return best
 
     def preview(self, data: bytes) -> Preview:
-        image = self.engine.decode(data)
+        image = self.engine.decode(data, frame=True)
         return Preview(self.engine.detect(image), image.shape[1], image.shape[0])
+
+    def audit(
+        self,
+        action: str,
+        client: str,
+        outcome: str,
+        match: Match | None = None,
+        username: str | None = None,
+    ) -> None:
+        """Record a login or registration attempt: when, from where, how it ended (``ok`` or
+        the error code), and the user and distance when one was matched or created."""
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "client": client,
+            "action": action,
+            "outcome": outcome,
+            "user": match.username if match else username,
+            "distance": round(match.distance, 4) if match else None,
+        }
+        self.audit_entries.append(entry)
+
+    def audit_log(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        """Audit entries, newest first (``before``: ids below it, to page back)."""
+        return self.audit_entries.entries(limit, before)
 
     def user(self, user_id: int) -> User:
         """The account with this id; UnknownUser if it was deleted."""
@@ -305,59 +334,6 @@ class Accounts:
             "index_built_at": manifest.built_at if manifest else None,
             "fresh_faces": self.index.fresh_count(),
         }
-
-
-def open_accounts(settings: Settings, engine: FaceEngine | None = None) -> Accounts:
-    """Accounts on the store under ``<data>/lmdb`` and the model's index under ``<data>/index``.
-
-    ``engine``: an already loaded FaceEngine to share (tests); else the models are loaded.
-    :raise ModelMismatch: the store holds faces of another model (see ``check_model``).
-    """
-    engine = engine or FaceEngine(settings)
-    store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    check_model(store, engine.identity)
-    index = index_for(store, settings.data.dir / "index", settings.index, engine.identity)
-    policy = settings.model
-    matcher = Matcher(store, index, policy.threshold, settings.index.ambiguity_margin)
-    return Accounts(engine, store, index, matcher, policy, settings.liveness)
-
-
-def check_stored_model(settings: Settings) -> ModelIdentity:
-    """The configured model, after checking that the store holds no faces of another model
-    (cheap: hashes the weights file, loads no network). :raise ModelMismatch, StoreOutdated."""
-    model = model_identity(settings.embedder)
-    store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    try:
-        check_model(store, model)
-    finally:
-        store.close()
-    return model
-
-
-def check_model(store: FaceStore, model: ModelIdentity) -> None:
-    """ModelMismatch when ``store`` holds faces made by a model other than ``model``: their
-    vectors cannot be compared with the new model's, and photos are not kept to redo them."""
-    others = [
-        (known, count)
-        for ref, count in store.face_counts_by_model().items()
-        if count and (known := store.models().get(ref)) is not None and known != model
-    ]
-    if not others:
-        return
-    known, count = others[0]
-    if known.name == model.name:
-        what = (
-            f"{known.name} with other weights ({known.weights_hash[:12]}, "
-            f"now {model.weights_hash[:12]})"
-        )
-    else:
-        what = f"{known.name} (this service is configured for {model.name})"
-    raise ModelMismatch(
-        f"{count} stored faces in {store.path} were made by {what}. Faces of two models cannot "
-        f"be compared and photos are not stored. Either set [embedder] model = {known.name} "
-        "(FACE_LOGIN_EMBEDDER_MODEL) to keep them, or point [data] dir (FACE_LOGIN_DATA) at a "
-        "new folder and have people register again."
-    )
 
 
 def _min_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:

@@ -166,6 +166,10 @@ class StoreConfig:
 
     map_size_mb: int = 64
     max_readers: int = 126
+    # The audit log of login and registration attempts keeps at most this many entries, and
+    # none older than this many days.
+    audit_max_entries: int = 100_000
+    audit_days: int = 90
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,10 @@ class UsernameTaken(FaceEngineError):
 
 class InvalidUsername(FaceEngineError):
     code = "invalid_username"
-    message = "usernames are 1 to 64 characters: letters, digits, '.', '_' or '-'"
+    message = (
+        "usernames are 1 to 64 characters: letters a-z, digits, '.', '_' or '-' "
+        "(letters of other alphabets that look like these are not accepted)"
+    )
 
 
 class FaceAlreadyRegistered(FaceEngineError):

@@ -28,6 +28,7 @@ from face_engine.liveness import (
     check_liveness,
     observation,
 )
+from face_engine.store.challenge_records import ChallengeRecords
 from face_engine.store.lmdb_store import FaceStore
 from face_engine.types import BGRImage, Box, Face
 from face_engine.vision.pipeline import FaceEngine
@@ -61,7 +62,7 @@ class Challenges:
     """Issues challenges into the store and takes them back once (across processes)."""
 
     def __init__(self, store: FaceStore, config: LivenessConfig) -> None:
-        self.store = store
+        self.records = ChallengeRecords(store)
         self.config = config
         self._random = random.SystemRandom()
 
@@ -76,7 +77,7 @@ class Challenges:
         record = json.dumps(
             {"steps": steps, "expires_at": challenge.expires_at, "client": client}
         ).encode()
-        self.store.put_challenge(
+        self.records.put(
             challenge.id, record, purge=lambda raw: json.loads(raw)["expires_at"] < now
         )
         return challenge
@@ -84,7 +85,7 @@ class Challenges:
     def take(self, challenge_id: str, client: str) -> Challenge:
         """The challenge, which can never be taken again; ChallengeInvalid when it is unknown,
         used, expired or was issued to another client."""
-        raw = self.store.take_challenge(challenge_id) if 0 < len(challenge_id) <= 64 else None
+        raw = self.records.take(challenge_id) if 0 < len(challenge_id) <= 64 else None
         if raw is None:
             raise ChallengeInvalid(
                 "this challenge is unknown or was already used; ask for a new one"

@@ -99,6 +99,7 @@ class StubAccounts:
         self.fail_with: Exception | None = None
         self.deleted: list[int] = []
         self.challenges: list[str] = []
+        self.audited: list[tuple[str, str, str]] = []
 
     def _check(self) -> None:
         if self.fail_with is not None:
@@ -149,6 +150,12 @@ class StubAccounts:
 
     def end_sessions(self, user_id: int) -> None:
         self.ada = dataclasses.replace(self.ada, session_version=self.ada.session_version + 1)
+
+    def audit(self, action: str, client: str, outcome: str, match=None, username=None) -> None:
+        self.audited.append((action, client, outcome))
+
+    def audit_log(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        return []
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,12 @@ RULES = {
     "face_engine/types.py": (),
     "face_engine/errors.py": (),
     "face_engine/matching.py": (*BASE, "face_engine.store", "face_engine.index"),
+    "face_engine/head_turn.py": (
+        *BASE,
+        "face_engine.liveness",
+        "face_engine.store",
+        "face_engine.vision",
+    ),
 }
 FOREIGN = ("flask", "werkzeug", "flask_limiter", "app", "bench", "tests")
 

@@ -66,6 +66,31 @@ def rebuild_status() -> ResponseReturnValue:
     return jsonify(get_accounts().rebuild_status())
 
 
+@bp.get("/audit")
+def audit() -> ResponseReturnValue:
+    """Login and registration attempts, newest first: ``?limit=`` (1-500, default 50) and
+    ``?before=`` (an entry id) page back; ``failures_by_address`` counts the failed attempts
+    of the page by client address."""
+    limit = request.args.get("limit", "50")
+    before = request.args.get("before")
+    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+        raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 500")
+    if before is not None and not before.isdigit():
+        raise ApiError(400, "bad_request", "before must be an entry id")
+    entries = get_accounts().audit_log(int(limit), int(before) if before else None)
+    failures: dict[str, int] = {}
+    for entry in entries:
+        if entry["outcome"] != "ok":
+            failures[entry["client"]] = failures.get(entry["client"], 0) + 1
+    return jsonify(
+        {
+            "entries": entries,
+            "next_before": entries[-1]["id"] if len(entries) == int(limit) else None,
+            "failures_by_address": failures,
+        }
+    )
+
+
 @bp.get("/users")
 def users() -> ResponseReturnValue:
     listed = [{**user_json(user), "faces": faces} for user, faces in get_accounts().users()]

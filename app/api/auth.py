@@ -6,6 +6,11 @@ admin deleting it voids every cookie of that user at once.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
 from flask import Blueprint, current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
 
@@ -14,9 +19,10 @@ from app.errors import ApiError
 from app.extensions import limit_from_config, limiter
 from app.services import current_user, get_accounts
 from app.uploads import form_text, image_files
-from face_engine import User, yaw_proxy
+from face_engine import FaceEngineError, User, yaw_proxy
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
 
 
 def _log_in(user: User) -> None:
@@ -42,6 +48,29 @@ def _client() -> str:
     return request.remote_addr or ""
 
 
+@contextlib.contextmanager
+def audited(action: str) -> Iterator[dict[str, Any]]:
+    """Record the attempt the block makes in the audit log: ``ok`` with what the block puts
+    in the dict (``match`` or ``username``), or the error code it raised."""
+    found: dict[str, Any] = {}
+    outcome = "ok"
+    try:
+        yield found
+    except (FaceEngineError, ApiError) as e:
+        outcome = e.code
+        raise
+    except Exception:
+        outcome = "internal_error"
+        raise
+    finally:
+        try:
+            get_accounts().audit(
+                action, _client(), outcome, found.get("match"), found.get("username")
+            )
+        except Exception:  # the audit must never turn an answer into a 500
+            log.exception("could not write the audit entry")
+
+
 def _frame_limit() -> int | None:
     """With a challenge, up to ``[liveness] max_frames`` frames; else ``[app] max_images``."""
     if request.form.get("challenge"):
@@ -64,12 +93,14 @@ def challenge() -> ResponseReturnValue:
 def register() -> ResponseReturnValue:
     """Create an account from a username and the frames of a head-turn challenge (or, with
     liveness off for registration, 1-5 photos of one face); logs the user in."""
-    username = form_text("username", 200)
-    if not username:
-        raise ApiError(400, "invalid_username", "a username is required")
-    challenge_id = form_text("challenge", 100) or None
-    images = image_files(_frame_limit())
-    user = get_accounts().register(username, images, challenge_id, _client())
+    with audited("register") as attempt:
+        username = form_text("username", 200)
+        if not username:
+            raise ApiError(400, "invalid_username", "a username is required")
+        challenge_id = form_text("challenge", 100) or None
+        images = image_files(_frame_limit())
+        user = get_accounts().register(username, images, challenge_id, _client())
+        attempt["username"] = user.username
     _log_in(user)
     faces = get_accounts().face_count(user.id)
     return jsonify({"user_id": user.id, "username": user.username, "faces": faces}), 201
@@ -80,11 +111,13 @@ def register() -> ResponseReturnValue:
 def login() -> ResponseReturnValue:
     """Recognise the frames of a head-turn challenge (or, with liveness off for login, 1-5
     frames) among everyone (1:N), or verify them as ``username`` (1:1)."""
-    username = form_text("username", 200) or None
-    challenge_id = form_text("challenge", 100) or None
-    images = image_files(_frame_limit())
-    accounts = get_accounts()
-    match = accounts.login(images, username, challenge_id, _client())
+    with audited("login") as attempt:
+        username = form_text("username", 200) or None
+        challenge_id = form_text("challenge", 100) or None
+        images = image_files(_frame_limit())
+        accounts = get_accounts()
+        match = accounts.login(images, username, challenge_id, _client())
+        attempt["match"] = match
     _log_in(accounts.user(match.user_id))
     return jsonify(
         {

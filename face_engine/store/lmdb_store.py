@@ -6,6 +6,8 @@ Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order)
 - ``faces``: face id -> user id, created, detection score, model ref (``<qddI``) + float32 vector
 - ``user_faces``: user id -> face id (dupsort: one entry per face)
 - ``models``: model ref -> JSON {name, weights_hash, dim}: which network made a face's vector
+- ``audit``: entry id -> JSON (time, client, action, outcome, user, distance): login and
+  registration attempts, oldest dropped past the retention limits; never photos or vectors
 - ``challenges``: challenge id -> JSON (steps, client, expiry): issued, then taken once
 - ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
   readers notice new faces cheaply) and ``index_version``.
@@ -106,6 +108,7 @@ class FaceStore:
                     "models": env.open_db(b"models"),
                     "meta": env.open_db(b"meta"),
                     "challenges": env.open_db(b"challenges"),
+                    "audit": env.open_db(b"audit"),
                 }
                 with env.begin(write=True, db=dbs["meta"]) as txn:
                     found = txn.get(b"schema_version")
@@ -154,7 +157,8 @@ class FaceStore:
             except lmdb.MapResizedError:
                 self.env.set_mapsize(0)
 
-    def _bump(self, txn: lmdb.Transaction, name: bytes, by: int = 1) -> int:
+    def bump(self, txn: lmdb.Transaction, name: bytes, by: int = 1) -> int:
+        """Add ``by`` to the counter ``name`` in ``meta`` (inside ``txn``); its new value."""
         value = int(bytes(txn.get(name, b"0", db=self._dbs["meta"]))) + by
         txn.put(name, str(value).encode(), db=self._dbs["meta"])
         return value
@@ -188,7 +192,7 @@ class FaceStore:
             for raw_key, raw in cursor:
                 if model_from_json(raw) == model:
                     return unkey(raw_key)
-        ref = self._bump(txn, b"next_model_ref")
+        ref = self.bump(txn, b"next_model_ref")
         txn.put(key(ref), model_json(model), db=self._dbs["models"])
         return ref
 
@@ -220,38 +224,6 @@ class FaceStore:
         self.db("faces")
         return self.read(count)
 
-    # -- challenges ----------------------------------------------------------------------
-
-    def put_challenge(
-        self, challenge_id: str, record: bytes, purge: Callable[[bytes], bool]
-    ) -> None:
-        """Keep ``record`` under ``challenge_id``, first dropping the records ``purge`` says
-        are stale (expired challenges nobody came back for)."""
-
-        def put(txn: lmdb.Transaction) -> None:
-            db = self._dbs["challenges"]
-            with txn.cursor(db=db) as cursor:
-                stale = [bytes(k) for k, v in cursor if purge(bytes(v))]
-            for stale_key in stale:
-                txn.delete(stale_key, db=db)
-            txn.put(challenge_id.encode(), record, db=db)
-
-        self.write(put)
-
-    def take_challenge(self, challenge_id: str) -> bytes | None:
-        """The record of ``challenge_id``, deleted in the same transaction (so it is taken
-        once, across processes); None if there is none."""
-
-        def take(txn: lmdb.Transaction) -> bytes | None:
-            db = self._dbs["challenges"]
-            raw = txn.get(challenge_id.encode(), db=db)
-            if raw is None:
-                return None
-            txn.delete(challenge_id.encode(), db=db)
-            return bytes(raw)
-
-        return self.write(take)
-
     # -- users ---------------------------------------------------------------------------
 
     def create_user(
@@ -279,12 +251,12 @@ class FaceStore:
             ref = self._model_ref(txn, model)
             if guard is not None:
                 guard(self._vectors_after(txn, checked_through, model)[2])
-            user_id = self._bump(txn, b"next_user_id")
+            user_id = self.bump(txn, b"next_user_id")
             txn.put(folded, key(user_id), db=self._dbs["usernames"])
             user = User(user_id, name, now, "active", None)
             txn.put(key(user_id), user_json(user), db=self._dbs["users"])
             for vector, score in vectors:
-                face_id = self._bump(txn, b"next_face_id")
+                face_id = self.bump(txn, b"next_face_id")
                 record = encode_face(user_id, vector, now, score, ref, model.dim)
                 txn.put(key(face_id), record, db=self._dbs["faces"])
                 txn.put(key(user_id), key(face_id), db=self._dbs["user_faces"])

@@ -9,7 +9,7 @@ const MESSAGES = {
   faces_differ: "The pictures don't all show the same person. Try again alone in view.",
   bad_image: "That file isn't a photo we can read (JPEG, PNG or WebP).",
   username_taken: "That username is taken. Choose another.",
-  invalid_username: "Usernames are 1 to 64 letters, digits, '.', '_' or '-'.",
+  invalid_username: "Usernames are 1 to 64 letters a-z, digits, '.', '_' or '-'.",
   face_already_registered: "This face already has an account. Log in instead.",
   not_recognized: "Not recognised. Try again, or register first.",
   rate_limited: "Too many attempts. Wait a minute and try again.",

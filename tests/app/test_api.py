@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import blank_jpeg, post_form
+from tests.helpers import BIDEN, blank_jpeg, post_form
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +326,94 @@ def test_templates_never_mark_text_safe():
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, template
     for script in (ROOT / "static" / "js").glob("*.js"):
         assert "innerHTML" not in script.read_text(), script
+
+
+def test_a_40_megapixel_preview_is_refused_from_its_header(app):
+    """The attack: 40-megapixel JPEGs (small files) sent as camera frames, each costing
+    seconds of decoding. Frames have a lower pixel limit, checked before any pixel is
+    decoded."""
+    gradient = np.tile(np.linspace(0, 255, 7300, dtype=np.uint8), (5480, 1))
+    huge = cv2.imencode(".jpg", cv2.merge([gradient] * 3), [cv2.IMWRITE_JPEG_QUALITY, 50])[1]
+    form = {"image": [(io.BytesIO(huge.tobytes()), "huge.jpg")]}
+    r = post_form(app.test_client(), "/api/preview", form)
+    assert r.status_code == 422 and r.json["error"] == "bad_image"
+    assert "limit for camera frames" in r.json["detail"]
+    r = post_form(
+        app.test_client(), "/api/login", {"image": [(io.BytesIO(huge.tobytes()), "h.jpg")]}
+    )
+    assert r.status_code == 422 and r.json["error"] == "bad_image"
+
+
+def test_audit_log_records_attempts_never_faces(auth, app):
+    assert auth.register("obama", OBAMA[0], OBAMA[1]).status_code == 201
+    assert auth.login(BIDEN).status_code == 401
+    assert auth.login(OBAMA[2]).status_code == 200
+    assert auth.login("group/two_people.jpg").status_code == 422
+    r = auth.admin("GET", "/api/admin/audit?limit=3")
+    entries = r.json["entries"]
+    assert [(e["action"], e["outcome"]) for e in entries] == [
+        ("login", "multiple_faces"),
+        ("login", "ok"),
+        ("login", "not_recognized"),
+    ]
+    ok = entries[1]
+    assert ok["user"] == "obama" and 0 <= ok["distance"] < 0.39 and ok["client"] == "127.0.0.1"
+    assert set(ok) == {"id", "time", "client", "action", "outcome", "user", "distance"}
+    assert r.json["failures_by_address"] == {"127.0.0.1": 2}
+    older = auth.admin("GET", f"/api/admin/audit?before={r.json['next_before']}").json
+    assert [(e["action"], e["outcome"], e["user"]) for e in older["entries"]] == [
+        ("register", "ok", "obama")
+    ]
+    assert auth.admin("GET", "/api/admin/audit?limit=0").status_code == 400
+
+
+def test_audit_log_keeps_its_retention_limit(tmp_path, engine):
+    from face_engine.config import StoreConfig
+    from face_engine.store.audit_log import AuditLog
+    from face_engine.store.lmdb_store import FaceStore
+
+    store = FaceStore(tmp_path / "lmdb", StoreConfig())
+    log = AuditLog(store, keep=10, keep_seconds=1e9)
+    for i in range(30):
+        log.append({"time": 1000.0 + i, "n": i})
+    assert [e["n"] for e in log.entries(100)] == list(range(29, 19, -1))
+    AuditLog(store, keep=10, keep_seconds=100).append({"time": 5000.0, "n": 30})
+    assert [e["n"] for e in log.entries(100)] == [30]
+    store.close()
+
+
+def test_two_racing_registrations_of_one_face_give_one_account(app, photo):
+    """The attack: the same face registered under two usernames at the same moment. Both
+    requests are held right after their duplicate check (both find no such face yet) and let
+    go together: the check repeated inside the write transaction, which LMDB runs one at a
+    time across threads and processes, refuses the second."""
+    import threading
+
+    from app.services import get_accounts
+
+    accounts = get_accounts(app)
+    checked = threading.Barrier(2)
+    is_registered = accounts.matcher.is_registered
+
+    def check_then_wait(vector, within):
+        answer = is_registered(vector, within)
+        checked.wait(timeout=60)  # both requests have checked before either writes
+        return answer
+
+    accounts.matcher.is_registered = check_then_wait
+    results: dict[str, str] = {}
+
+    def register(name: str) -> None:
+        try:
+            accounts.register(name, [photo(OBAMA[0])])
+            results[name] = "ok"
+        except Exception as e:  # noqa: BLE001 - the error code is what is compared
+            results[name] = getattr(e, "code", repr(e))
+
+    threads = [threading.Thread(target=register, args=(name,)) for name in ("ada", "eve")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(results.values()) == ["face_already_registered", "ok"], results
+    assert len(accounts.users()) == 1

@@ -193,3 +193,50 @@ def test_pages_show_who_is_signed_in(app):
     assert b"ada" not in browser.get("/login").data
     post_form(browser, "/api/login", {"image": image()}, {"X-CSRF-Token": token})
     assert browser.get("/account").status_code == 200
+
+
+def test_every_answer_carries_the_security_headers(app):
+    client = app.test_client()
+    for response in (client.get("/login"), client.get("/api/nope"), client.get("/healthz")):
+        csp = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_healthz_tells_nothing_but_up(app):
+    assert app.test_client().get("/healthz").json == {"status": "ok"}
+
+
+def test_the_data_directory_is_private(tmp_path, stub):
+    """Biometric data: the data folder 0700 and its files 0600, even ones left world-readable
+    by an earlier version."""
+    import os
+    import stat
+
+    from app import create_app
+
+    data = tmp_path / "data"
+    (data / "lmdb").mkdir(parents=True)
+    old = data / "lmdb" / "data.mdb"
+    old.write_bytes(b"")
+    os.chmod(data, 0o755)
+    os.chmod(old, 0o644)
+    create_app({"TESTING": True}, env={"FACE_LOGIN_DATA": str(data)}, accounts=stub)
+    for path in (data, data / "lmdb"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    for path in (old, data / "secret_key"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_the_secret_key_is_never_read_half_written(tmp_path):
+    """Processes starting together all get the same, complete key."""
+    import concurrent.futures
+
+    from app.security import secret_key
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: secret_key("", None, tmp_path), range(32)))
+    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]

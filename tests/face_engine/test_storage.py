@@ -47,7 +47,22 @@ def test_usernames_unique_case_insensitive(store):
     assert store.find_user("grace").username == "Grace"
 
 
-@pytest.mark.parametrize("name", ["", " ", "a" * 65, "<script>", "a b", "x\x00y", "robert'); DROP"])
+def test_look_alike_usernames_are_refused(store):
+    """The attack: register fullwidth ``ａｄａ`` and Cyrillic-a ``аdа`` while ``ada`` exists."""
+    store.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    with pytest.raises(UsernameTaken):
+        store.create_user("\uff41\uff44\uff41", [(unit(2), 0.9)], SYNTHETIC_MODEL)  # ａｄａ
+    with pytest.raises(InvalidUsername):
+        store.create_user("\u0430d\u0430", [(unit(3), 0.9)], SYNTHETIC_MODEL)  # аdа
+    with pytest.raises(InvalidUsername):
+        store.create_user("\u03bfscar", [(unit(4), 0.9)], SYNTHETIC_MODEL)  # Greek omicron
+    assert [u.username for u in store.list_users()] == ["ada"]
+    assert store.find_user("\uff21\uff24\uff21").username == "ada"  # ＡＤＡ finds ada
+
+
+@pytest.mark.parametrize(
+    "name", ["", " ", "a" * 65, "<script>", "a b", "x\x00y", "robert'); DROP", "jos\u00e9"]
+)
 def test_invalid_usernames(store, name):
     with pytest.raises(InvalidUsername):
         store.create_user(name, [(unit(1), 0.9)], SYNTHETIC_MODEL)
