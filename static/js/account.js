@@ -1,4 +1,4 @@
-// Account: who you are, log out, delete.
+// Account: who you are, when you last logged in before now, delete (log out: common.js).
 "use strict";
 
 (async function () {
@@ -7,12 +7,10 @@
   if (status !== 200) { window.location.href = "/login"; return; }
   document.getElementById("who").textContent = data.username;
   document.getElementById("created").textContent = when(data.created);
-  document.getElementById("last-login").textContent = when(data.last_login);
+  // The login before this one (this one is now): "never" would say nothing useful.
+  document.getElementById("last-login").textContent =
+    data.previous_login ? when(data.previous_login) : "none before this one";
 
-  document.getElementById("logout").addEventListener("click", async () => {
-    await api("POST", "/api/logout");
-    window.location.href = "/login";
-  });
   document.getElementById("delete").addEventListener("click", async () => {
     if (!window.confirm("Delete your account and your face data? This cannot be undone.")) return;
     const res = await api("DELETE", "/api/me");

@@ -63,12 +63,22 @@
     say(result, "");
     load();
   });
-  document.getElementById("rebuild").addEventListener("click", async () => {
+  // The rebuild runs in the background (202); its status is asked for until it ends.
+  const rebuild = document.getElementById("rebuild");
+  rebuild.addEventListener("click", async () => {
+    rebuild.disabled = true;
     say(result, "Rebuilding the index…");
-    const res = await api("POST", "/api/admin/rebuild-index", { token });
-    if (res.status === 200) {
+    let res = await api("POST", "/api/admin/rebuild-index", { token });
+    while (res.status < 300 && res.data.state === "running") {
+      await new Promise((r) => setTimeout(r, 500));
+      res = await api("GET", "/api/admin/rebuild-index", { token });
+    }
+    rebuild.disabled = false;
+    if (res.status < 300 && res.data.state === "done") {
       say(result, "Index version " + res.data.version + " built: " + res.data.faces + " faces in " + res.data.seconds + " s.", "ok");
       load();
+    } else if (res.status < 300) {
+      say(result, "The rebuild failed: " + (res.data.error || res.data.state) + ".", "error");
     } else {
       say(result, explain(res.data), "error");
     }

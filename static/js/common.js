@@ -21,6 +21,8 @@ const MESSAGES = {
   admin_token_required: "Enter the admin token.",
   admin_token_invalid: "That admin token is wrong.",
   admin_disabled: "Admin is disabled: no admin token is configured on the server.",
+  challenge_invalid: "That head-turn check expired or was already used. Try again.",
+  challenge_required: "This page is out of date. Reload it and try again.",
 };
 
 async function api(method, url, { body, token } = {}) {
@@ -41,14 +43,28 @@ async function api(method, url, { body, token } = {}) {
   return { status: response.status, data };
 }
 
+// A sentence for an error answer: ours for known codes, else the server's detail (liveness_failed
+// details say what to do, e.g. "turn your head further to your right").
 function explain(data) {
-  return MESSAGES[data.error] || data.detail || "Something went wrong.";
+  if (MESSAGES[data.error]) return MESSAGES[data.error];
+  const detail = (data.detail || "Something went wrong").trim();
+  const sentence = detail.charAt(0).toUpperCase() + detail.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : sentence + ".";
 }
 
-function say(element, text, kind) {
+// Show text in a result line; an error's code goes in data-error (for tests and styling).
+function say(element, text, kind, code) {
   element.textContent = text;
   element.className = "result " + (kind || "");
+  element.dataset.error = code || "";
 }
+
+// Any element with data-logout logs out and goes to the login page.
+document.addEventListener("click", async (event) => {
+  if (!event.target.closest("[data-logout]")) return;
+  await api("POST", "/api/logout");
+  window.location.href = "/login";
+});
 
 function when(seconds) {
   if (!seconds) return "never";

@@ -1,53 +1,71 @@
-// Log in: wait for one centred face, send 3 frames, show who was recognised.
+// Log in: as soon as one face is centred (and close enough), run the head-turn challenge (or,
+// with liveness off, take 3 frames) and send it; show who was recognised, or what to do.
 "use strict";
 
 (function () {
-  const camera = pageCamera();
+  const page = document.getElementById("login-page");
+  if (!page) return; // already signed in: the page shows links instead of the camera
+  const withLiveness = page.dataset.liveness === "true";
+  const camera = new FaceCamera();
   const result = document.getElementById("result");
   const start = document.getElementById("start");
-  const retry = document.getElementById("retry");
   const username = document.getElementById("username");
-  let cameraOk = false;
+  const tell = (text, kind, code) => say(result, text, kind, code);
+  let running = false;
 
-  async function send(images) {
-    const body = new FormData();
-    images.forEach((blob, i) => body.append("image", blob, "frame" + i + ".jpg"));
-    if (username.value.trim()) body.append("username", username.value.trim());
-    say(result, "Checking…");
-    const { status, data } = await api("POST", "/api/login", { body });
+  async function logIn() {
+    if (running) return;
+    running = true;
+    start.disabled = true;
+    start.textContent = "Logging in…";
+    tell("");
+    await camera.whenReady();
+    const { status, data } = await captureAndSend(
+      camera, "/api/login", { username: username.value.trim() }, withLiveness, tell);
     if (status === 200 && data.ok) {
-      say(result, "Welcome, " + data.username + "!", "ok");
+      camera.finish();
+      camera.tell("Recognised.", "ok");
+      start.textContent = "Signed in";
+      tell("Welcome, " + data.username + "!", "ok");
       setTimeout(() => { window.location.href = "/account"; }, 800);
       return;
     }
-    say(result, explain(data), "error");
-    retry.hidden = false;
+    camera.showGuidance();
+    tell(explain(data), "error", data.error);
+    start.textContent = "Try again";
     start.disabled = false;
+    running = false;
   }
 
-  async function loginWithCamera() {
-    start.disabled = true;
-    retry.hidden = true;
-    if (!cameraOk) cameraOk = await camera.start();
-    if (!cameraOk) { start.disabled = false; return; }
-    say(result, "Look at the camera…");
-    const ready = await camera.waitForCentredFace();
-    if (!ready) {
-      const n = camera.last ? camera.last.faces.length : 0;
-      say(result, n > 1 ? MESSAGES.multiple_faces : MESSAGES.no_face, "error");
-      retry.hidden = false;
-      start.disabled = false;
+  // Auto-start once, unless the person is typing a username (Enter or the button starts then).
+  async function autoStart() {
+    await camera.whenReady();
+    if (document.activeElement === username && username.value.trim()) {
+      camera.onUpdate = () => {};
       return;
     }
-    await send(await camera.frames(3));
+    logIn();
   }
 
-  start.addEventListener("click", loginWithCamera);
-  retry.addEventListener("click", loginWithCamera);
-  document.getElementById("upload").addEventListener("click", () => {
-    const files = Array.from(document.getElementById("files").files);
-    if (!files.length) { say(result, MESSAGES.no_image, "error"); return; }
-    send(files.slice(0, 5));
-  });
-  camera.start().then((ok) => { cameraOk = ok; });
+  start.addEventListener("click", logIn);
+  enterRuns(document.getElementById("login-form"), start);
+  const upload = document.getElementById("upload");
+  if (upload) {
+    upload.addEventListener("click", async () => {
+      const files = Array.from(document.getElementById("files").files);
+      if (!files.length) { tell(MESSAGES.no_image, "error"); return; }
+      const body = new FormData();
+      files.slice(0, 5).forEach((f) => body.append("image", f));
+      if (username.value.trim()) body.append("username", username.value.trim());
+      tell("Checking…");
+      const { status, data } = await api("POST", "/api/login", { body });
+      if (status === 200 && data.ok) {
+        tell("Welcome, " + data.username + "!", "ok");
+        setTimeout(() => { window.location.href = "/account"; }, 800);
+      } else {
+        tell(explain(data), "error", data.error);
+      }
+    });
+  }
+  camera.start().then((ok) => { if (ok) autoStart(); });
 })();

@@ -1,36 +1,37 @@
-// Register: username + 3 webcam pictures (or 1-5 uploaded photos).
+// Register: a username, then the head-turn challenge through the camera (or, with liveness
+// off, 3 pictures, or 1-5 uploaded photos).
 "use strict";
 
 (function () {
-  const camera = pageCamera();
+  const page = document.getElementById("register-page");
+  const withLiveness = page.dataset.liveness === "true";
+  const camera = new FaceCamera();
   const result = document.getElementById("result");
   const capture = document.getElementById("capture");
   const username = document.getElementById("username");
   const shots = document.getElementById("shots");
-  let cameraOk = false;
+  const tell = (text, kind, code) => say(result, text, kind, code);
+  const cameraOn = camera.start(); // resolves to whether the camera runs
 
   function checkName() {
     if (!username.value.trim() || !username.checkValidity()) {
-      say(result, MESSAGES.invalid_username, "error");
+      tell(MESSAGES.invalid_username, "error");
       username.focus();
       return false;
     }
     return true;
   }
 
-  async function send(images) {
-    const body = new FormData();
-    body.append("username", username.value.trim());
-    images.forEach((blob, i) => body.append("image", blob, "face" + i + ".jpg"));
-    say(result, "Creating your account…");
-    const { status, data } = await api("POST", "/api/register", { body });
-    capture.disabled = false;
+  function done(status, data) {
     if (status === 201) {
-      say(result, "Welcome, " + data.username + "! Your account is ready.", "ok");
+      camera.finish();
+      camera.tell("Registered.", "ok");
+      tell("Welcome, " + data.username + "! Your account is ready.", "ok");
       setTimeout(() => { window.location.href = "/account"; }, 800);
-      return;
+      return true;
     }
-    say(result, explain(data), "error");
+    tell(explain(data), "error", data.error);
+    return false;
   }
 
   function showShots(blobs) {
@@ -46,26 +47,38 @@
   capture.addEventListener("click", async () => {
     if (!checkName()) return;
     capture.disabled = true;
-    if (!cameraOk) cameraOk = await camera.start();
-    if (!cameraOk) { capture.disabled = false; return; }
-    say(result, "Look at the camera…");
-    if (!(await camera.waitForCentredFace())) {
-      const n = camera.last ? camera.last.faces.length : 0;
-      say(result, n > 1 ? MESSAGES.multiple_faces : MESSAGES.no_face, "error");
+    if (!(await cameraOn)) {
+      tell("The camera is not on: see the message under the picture.", "error");
       capture.disabled = false;
       return;
     }
-    const blobs = await camera.frames(3, 400);
-    showShots(blobs);
-    await send(blobs);
+    tell("");
+    if (!camera.guidance().ready) tell("Waiting for one face, centred and close enough…");
+    await camera.whenReady();
+    const { status, data, images } = await captureAndSend(
+      camera, "/api/register", { username: username.value.trim() }, withLiveness, tell);
+    if (images && !withLiveness) showShots(images);
+    if (!done(status, data)) {
+      camera.showGuidance();
+      capture.textContent = "Try again";
+      capture.disabled = false;
+    }
   });
+  enterRuns(document.getElementById("register-form"), capture);
 
-  document.getElementById("upload").addEventListener("click", () => {
-    if (!checkName()) return;
-    const files = Array.from(document.getElementById("files").files);
-    if (!files.length) { say(result, MESSAGES.no_image, "error"); return; }
-    if (files.length > 5) { say(result, MESSAGES.too_many_images, "error"); return; }
-    send(files);
-  });
-  camera.start().then((ok) => { cameraOk = ok; });
+  const upload = document.getElementById("upload");
+  if (upload) {
+    upload.addEventListener("click", async () => {
+      if (!checkName()) return;
+      const files = Array.from(document.getElementById("files").files);
+      if (!files.length) { tell(MESSAGES.no_image, "error"); return; }
+      if (files.length > 5) { tell(MESSAGES.too_many_images, "error"); return; }
+      const body = new FormData();
+      body.append("username", username.value.trim());
+      files.forEach((f) => body.append("image", f));
+      tell("Creating your account…");
+      const { status, data } = await api("POST", "/api/register", { body });
+      done(status, data);
+    });
+  }
 })();
