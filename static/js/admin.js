@@ -1,4 +1,4 @@
-// Admin: counts, index version and age, rebuild, users with delete. Token in sessionStorage.
+// Admin: counts, index and its rebuild, recent attempts, users with delete. Token in sessionStorage.
 "use strict";
 
 (function () {
@@ -12,6 +12,33 @@
     if (seconds < 90) return Math.round(seconds) + " s";
     if (seconds < 5400) return Math.round(seconds / 60) + " min";
     return Math.round(seconds / 3600) + " h";
+  }
+
+  function row(cells) {
+    const tr = document.createElement("tr");
+    for (const text of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    return tr;
+  }
+
+  // Login and registration attempts, newest first, and failed ones by address.
+  async function loadAudit() {
+    const res = await api("GET", "/api/admin/audit?limit=25", { token });
+    if (res.status !== 200) return;
+    const tbody = document.getElementById("audit");
+    tbody.replaceChildren(...res.data.entries.map((e) => row([
+      when(e.time), e.client, e.action, e.outcome === "ok" ? "ok" : e.outcome.replaceAll("_", " "),
+      e.user || "", e.distance === null ? "" : e.distance.toFixed(3),
+    ])));
+    const failures = Object.entries(res.data.failures_by_address)
+      .sort((a, b) => b[1] - a[1])
+      .map(([address, count]) => address + ": " + count);
+    document.getElementById("failures").textContent = failures.length
+      ? "Failed attempts by address (of these): " + failures.join(", ")
+      : "No failed attempts among these.";
   }
 
   async function load() {
@@ -29,6 +56,7 @@
     document.getElementById("index-version").textContent = s.index_version;
     document.getElementById("index-age").textContent = age(s.index_age_seconds);
     document.getElementById("fresh-count").textContent = s.fresh_faces;
+    loadAudit();
     const users = await api("GET", "/api/admin/users", { token });
     const tbody = document.getElementById("users");
     tbody.replaceChildren();

@@ -254,6 +254,11 @@ def test_a_live_stranger_then_ana_registers_logs_out_and_in(
     version = re.search(r"Index version (\d+) built", text(page, "#result")).group(1)
     expect(page.locator("#index-version")).to_have_text(version)
     wait_text(page, "#users", "ana")
+    # The audit table lists the attempts made above: ana's registration and logins, and the
+    # refused login before she registered.
+    wait_text(page, "#audit", "register")
+    assert "not recognized" in text(page, "#audit") and "ana" in text(page, "#audit")
+    assert "127.0.0.1: " in text(page, "#failures")
     shot(page, "admin")
     browser.close()
 
