@@ -1,32 +1,76 @@
 """gunicorn settings for ``make run`` and the Docker image: HOST/PORT from the environment,
 workers and threads from config.ini [app]. No preload: each worker loads the models once.
 
-Configuration mistakes and a store made by another model stop start-up here, in the master,
-with one line saying what is wrong and what to do.
+Configuration mistakes and a store made by another model stop start-up here, with one line
+saying what is wrong and what to do. That check runs in a child Python (this file, run as a
+script) so that the master never imports face_engine: importing onnxruntime starts a native
+thread, and every worker forked from a master holding it crashed at exit (SIGABRT
+``std::system_error``, SIGSEGV or a hang) when onnxruntime's exit handlers joined a thread that
+only exists in the master.
 """
 
+from __future__ import annotations
+
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent
 
-from app.config import load_config  # noqa: E402
-from face_engine import ConfigError, ModelMismatch, StoreOutdated, check_stored_model  # noqa: E402
 
-try:
-    _settings, _app_config = load_config(os.environ)
-    _model = check_stored_model(_settings)
-except (ConfigError, ModelMismatch, StoreOutdated) as error:
-    print(f"face-login: {error}", file=sys.stderr, flush=True)
-    sys.exit(1)
+def checked_config() -> dict[str, Any]:
+    """Read config.ini and the environment, check the store's model: what the master needs."""
+    sys.path.insert(0, str(ROOT))
+    from app.config import load_config
+    from face_engine import ConfigError, ModelMismatch, StoreOutdated, check_stored_model
 
+    try:
+        settings, app_config = load_config(os.environ)
+        model = check_stored_model(settings)
+    except (ConfigError, ModelMismatch, StoreOutdated) as error:
+        print(f"face-login: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    return {
+        "workers": app_config.workers,
+        "threads": app_config.threads,
+        "timeout": app_config.timeout,
+        "data_dir": str(Path(settings.data.dir).resolve()),
+        "model": model.tag,
+        "threshold": settings.model.threshold,
+        "admin": bool(app_config.admin_token),
+    }
+
+
+def checked_config_in_child() -> dict[str, Any]:
+    """``checked_config`` run by a child Python, so no native library loads in the master."""
+    child = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--check"],
+        cwd=os.getcwd(),
+        stdout=subprocess.PIPE,
+        check=False,
+    )
+    if child.returncode != 0:
+        sys.exit(1)
+    config: dict[str, Any] = json.loads(child.stdout)
+    return config
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--check"]:
+        sys.exit("usage: python gunicorn.conf.py --check")
+    print(json.dumps(checked_config()))
+    sys.exit(0)
+
+_config = checked_config_in_child()
 host = os.environ.get("HOST", "127.0.0.1")
 port = os.environ.get("PORT", "8000")
 bind = f"{host}:{port}"
-workers = int(os.environ.get("WEB_CONCURRENCY", _app_config.workers))
-threads = _app_config.threads
-timeout = _app_config.timeout
+workers = int(os.environ.get("WEB_CONCURRENCY", _config["workers"]))
+threads = _config["threads"]
+timeout = _config["timeout"]
 preload_app = False
 accesslog = "-"
 errorlog = "-"
@@ -35,13 +79,14 @@ loglevel = "info"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
-def when_ready(server):
+def when_ready(server: Any) -> None:
+    """One banner: where to point the browser, the model, the workers, the data folder."""
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     print(
         f"\n  face-login is running: open http://{shown}:{port}/ in your browser"
-        f"\n  model: {_model.tag} (threshold {_settings.model.threshold})"
+        f"\n  model: {_config['model']} (threshold {_config['threshold']})"
         f"\n  workers: {workers} x {threads} threads"
-        f"\n  data: {_settings.data.dir}"
-        f"\n  admin: {'on' if _app_config.admin_token else 'off (no admin token)'}\n",
+        f"\n  data: {_config['data_dir']}"
+        f"\n  admin: {'on' if _config['admin'] else 'off (no admin token)'}\n",
         flush=True,
     )
