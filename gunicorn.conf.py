@@ -7,6 +7,9 @@ script) so that the master never imports face_engine: importing onnxruntime star
 thread, and every worker forked from a master holding it crashed at exit (SIGABRT
 ``std::system_error``, SIGSEGV or a hang) when onnxruntime's exit handlers joined a thread that
 only exists in the master.
+
+The control socket (``gunicornc``) lives in the data folder, so that two services on one machine
+never share, or delete, each other's ``~/.gunicorn/gunicorn.ctl``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
+# AF_UNIX socket paths are limited to 107 bytes on Linux.
+MAX_SOCKET_PATH = 100
 
 
 def checked_config() -> dict[str, Any]:
@@ -58,6 +63,12 @@ def checked_config_in_child() -> dict[str, Any]:
     return config
 
 
+def control_socket_for(data_dir: Path) -> str | None:
+    """``<data>/gunicorn.ctl``, or None when that path is too long for a Unix socket."""
+    path = str(data_dir / "gunicorn.ctl")
+    return path if len(path.encode()) <= MAX_SOCKET_PATH else None
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--check"]:
         sys.exit("usage: python gunicorn.conf.py --check")
@@ -77,6 +88,11 @@ errorlog = "-"
 loglevel = "info"
 # Photos never reach a log: only the request line.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+_control_socket = control_socket_for(Path(_config["data_dir"]))
+if _control_socket is None:
+    control_socket_disable = True
+else:
+    control_socket = _control_socket
 
 
 def when_ready(server: Any) -> None:
@@ -87,6 +103,7 @@ def when_ready(server: Any) -> None:
         f"\n  model: {_config['model']} (threshold {_config['threshold']})"
         f"\n  workers: {workers} x {threads} threads"
         f"\n  data: {_config['data_dir']}"
+        f"\n  control socket: {_control_socket or 'off (data path too long)'}"
         f"\n  admin: {'on' if _config['admin'] else 'off (no admin token)'}\n",
         flush=True,
     )

@@ -1,17 +1,21 @@
-"""A real gunicorn's life: every worker exits cleanly on SIGTERM."""
+"""A real gunicorn's life: clean exits on SIGTERM, and two services side by side on one machine."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.server.test_gunicorn import files, login_until_both_workers, start_server
+from tests.server.test_gunicorn import files, login_until_both_workers, start_server, stop_server
 
 pytestmark = [pytest.mark.server, pytest.mark.integration]
+GUNICORNC = Path(sys.executable).parent / "gunicornc"
 
 
 def register_obama(base: str, photo) -> None:
@@ -52,3 +56,36 @@ def test_sigterm_every_worker_exits_cleanly(tmp_path, photo):
     assert "terminate called" not in text, text[-3000:]
     assert "Shutting down: Master" in text
     assert "onnxruntime" not in master_libraries, "the master must not load onnxruntime"
+
+
+def test_two_services_keep_their_own_control_sockets(tmp_path):
+    """Each service's control socket lives in its data folder: stopping one leaves the other's
+    socket in place and answering, and nothing is created under the shared home folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": ""}
+    first, _, _ = start_server(tmp_path / "a", workers=1, extra_env=env)
+    try:
+        second, _, _ = start_server(tmp_path / "b", workers=1, extra_env=env)
+    except BaseException:
+        stop_server(first)
+        raise
+    try:
+        a_socket, b_socket = tmp_path / "a" / "gunicorn.ctl", tmp_path / "b" / "gunicorn.ctl"
+        assert a_socket.is_socket() and b_socket.is_socket()
+        stop_server(first)
+        assert not a_socket.exists()
+        assert b_socket.is_socket()
+        answer = subprocess.run(
+            [str(GUNICORNC), "-s", str(b_socket), "-c", "show workers", "-j"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert answer.returncode == 0, answer.stderr
+        assert json.loads(answer.stdout)["count"] == 1
+        assert not (home / ".gunicorn").exists()
+    finally:
+        stop_server(second)
+        if first.poll() is None:
+            stop_server(first)
