@@ -3,10 +3,11 @@ workers and threads from config.ini [app]. No preload: each worker loads the mod
 
 Configuration mistakes and a store made by another model stop start-up here, with one line
 saying what is wrong and what to do. That check runs in a child Python (this file, run as a
-script) so that the master never imports face_engine: importing onnxruntime starts a native
-thread, and every worker forked from a master holding it crashed at exit (SIGABRT
-``std::system_error``, SIGSEGV or a hang) when onnxruntime's exit handlers joined a thread that
-only exists in the master.
+script), so the master imports none of face_engine's native libraries and forks workers that
+hold no thread-owning state of theirs. (onnxruntime, imported in the master, used to start its
+telemetry thread there; every worker then aborted, crashed or hung at exit joining a thread it
+did not have. face_engine.vision now turns that telemetry off; this keeps the master clean of
+the next such library too, and small.)
 
 The control socket (``gunicornc``) lives in the data folder, so that two services on one machine
 never share, or delete, each other's ``~/.gunicorn/gunicorn.ctl``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import ROOT
 from tests.server.test_gunicorn import files, login_until_both_workers, start_server, stop_server
 
 pytestmark = [pytest.mark.server, pytest.mark.integration]
@@ -56,6 +58,42 @@ def test_sigterm_every_worker_exits_cleanly(tmp_path, photo):
     assert "terminate called" not in text, text[-3000:]
     assert "Shutting down: Master" in text
     assert "onnxruntime" not in master_libraries, "the master must not load onnxruntime"
+
+
+FORK_AFTER_IMPORT = """
+import os, signal, sys, time
+import face_engine.vision.dlib_embedding  # imports onnxruntime
+statuses = []
+for _ in range(5):
+    pid = os.fork()
+    if pid == 0:
+        sys.exit(0)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        done = os.waitpid(pid, 0)
+    statuses.append(done[1])
+print(statuses)
+"""
+
+
+def test_children_forked_after_importing_onnxruntime_exit_cleanly(tmp_path):
+    """The root cause on its own: onnxruntime's telemetry thread, started at import, made every
+    child forked after the import abort, crash or hang at exit. face_engine.vision turns the
+    telemetry off, so no thread, no ``$TMPDIR/.ses`` and children exit 0."""
+    proc = subprocess.run(
+        [sys.executable, "-c", FORK_AFTER_IMPORT],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == [0] * 5, proc.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_two_services_keep_their_own_control_sockets(tmp_path):
