@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test test-fast lint bench browser-deps docker clean
+.PHONY: run test test-fast lint bench load browser-deps docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.runtime
 	$(BIN)/python -m face_engine bench
 	$(BIN)/python -m face_engine index-bench --n 100000
+
+# Logins against a running service (loopback only), e.g.
+# make load ARGS="--concurrency 8 --frames 3 --duration 30"; see README "Load bench".
+LOAD_URL ?= http://127.0.0.1:$(PORT)
+load: $(VENV)/.dev
+	$(BIN)/python -m bench.load $(LOAD_URL) $(ARGS)
 
 docker:
 	docker build -t face-login .

@@ -13,17 +13,14 @@ Screenshots of every state reached land in artifacts/browser/ (kept by CI as tes
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
 from tests.helpers import ROOT
-from tests.server import test_gunicorn
 from tests.server.test_gunicorn import ADMIN, start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -91,15 +88,8 @@ def playwright_instance():
 
 def start_live_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     """gunicorn as ``start_server`` runs it, but with the head-turn challenge on for both
-    flows, as shipped: ``start_server`` switches it off for its photo-based tests and takes
-    no environment, so its Popen gets ours on top."""
-    real_popen = subprocess.Popen
-
-    def popen(*args, env=None, **kwargs):
-        return real_popen(*args, env={**(env or os.environ), **LIVE_ENV}, **kwargs)
-
-    with mock.patch.object(test_gunicorn.subprocess, "Popen", popen):
-        proc, base, _ = start_server(data_dir, workers=2)
+    flows, as shipped (``start_server`` switches it off for its photo-based tests)."""
+    proc, base, _ = start_server(data_dir, workers=2, extra_env=LIVE_ENV)
     return proc, base
 
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,8 +27,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, workers: int = 2) -> tuple[subprocess.Popen, str, Path]:
-    """gunicorn as ``make run`` starts it, on a free port; returns (process, base URL, log)."""
+def start_server(
+    data_dir: Path, workers: int = 2, extra_env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen, str, Path]:
+    """gunicorn as ``make run`` starts it, on a free port, with ``extra_env`` on top of the
+    test settings; returns (process, base URL, log)."""
     port = free_port()
     log = data_dir.parent / f"gunicorn-{port}.log"
     env = {
@@ -42,6 +46,7 @@ def start_server(data_dir: Path, workers: int = 2) -> tuple[subprocess.Popen, st
         # Photos as frames: these tests are about the workers; the challenge has its own.
         "FACE_LOGIN_LIVENESS_LOGIN": "false",
         "FACE_LOGIN_LIVENESS_REGISTER": "false",
+        **(extra_env or {}),
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     with open(log, "wb") as out:
