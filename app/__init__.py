@@ -35,6 +35,7 @@ def create_app(
     from app.config import load_config
     from app.errors import register_error_handlers
     from app.extensions import limiter
+    from app.ratelimits import storage_uri
     from app.security import configure_sessions, secret_key
     from app.services import get_accounts
 
@@ -57,7 +58,7 @@ def create_app(
         ADMIN_FAILURE_LIMIT=config.admin_failure_limit,
         CHALLENGE_RATE_LIMIT=config.challenge_rate_limit,
         MAX_FRAMES=settings.liveness.max_frames,
-        RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri,
+        RATELIMIT_STORAGE_URI=storage_uri(config.ratelimit_storage_uri, settings.data.dir),
         RATELIMIT_HEADERS_ENABLED=True,
     )
     configure_sessions(app, config.session_cookie_secure, config.session_hours)

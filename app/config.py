@@ -36,7 +36,9 @@ class AppConfig:
     # Wrong admin tokens per client; past it every admin request is answered 429 for a while.
     admin_failure_limit: str = "10 per minute; 30 per hour"
     challenge_rate_limit: str = "30 per minute; 300 per hour"
-    ratelimit_storage_uri: str = "memory://"
+    # lmdb:// (a bare one: <data>/ratelimits) counts exactly across this host's workers;
+    # redis://host:port across hosts; memory:// per worker.
+    ratelimit_storage_uri: str = "lmdb://"
     session_cookie_secure: bool = False
     session_hours: int = 12
     trusted_proxies: int = 0
