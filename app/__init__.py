@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from face_engine import Accounts, FaceEngine, check_stored_model
 
@@ -35,6 +34,7 @@ def create_app(
     from app.config import load_config
     from app.errors import register_error_handlers
     from app.extensions import limiter
+    from app.proxies import TrustedProxies
     from app.ratelimits import storage_uri
     from app.security import configure_sessions, secret_key
     from app.services import get_accounts
@@ -64,8 +64,8 @@ def create_app(
     configure_sessions(app, config.session_cookie_secure, config.session_hours)
     app.config.update(test_config or {})
     if config.trusted_proxies:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=config.trusted_proxies, x_proto=1
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, config.proxy_addresses, config.trusted_proxies
         )
     app.extensions["face_login_settings"] = settings
     if accounts is None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.proxies import Network
 from face_engine.config import (
     ENV_ALIASES,
     Settings,
@@ -42,6 +43,8 @@ class AppConfig:
     session_cookie_secure: bool = False
     session_hours: int = 12
     trusted_proxies: int = 0
+    # Peers whose X-Forwarded-For is believed (with trusted_proxies > 0): IPs or networks.
+    proxy_addresses: tuple[Network, ...] = (Network("127.0.0.1"), Network("::1"))
 
 
 def load_config(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, AppConfig]:

@@ -1,5 +1,6 @@
 """Rate limits that mean what they say, on a stub of Accounts (no models): the default
-lmdb:// storage counts exactly across worker processes."""
+lmdb:// storage counts exactly across worker processes, and X-Forwarded-For is believed
+only from the proxy's own addresses."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from face_engine import ConfigError
 from tests.helpers import StubAccounts
 
 LIMIT = 5
@@ -44,6 +46,40 @@ def test_worker_processes_share_one_count(tmp_path):
     everything = codes[0] + codes[1]
     assert everything.count(200) == LIMIT and everything.count(429) == 7 * LIMIT
     assert (tmp_path / "ratelimits" / "data.mdb").exists()
+
+
+def test_direct_client_rotating_x_forwarded_for_is_limited(tmp_path):
+    """The attack: reach the port directly and send a new X-Forwarded-For each time
+    (30 of 30 got through). From a peer that is not the proxy the header is ignored."""
+    stub = StubAccounts()
+    client = make_app(tmp_path, stub, FACE_LOGIN_APP_TRUSTED_PROXIES="1").test_client()
+    codes = [challenge(client, "10.0.0.9", f"198.51.100.{i}") for i in range(30)]
+    assert codes == [200] * LIMIT + [429] * (30 - LIMIT)
+    assert set(stub.challenges) == {"10.0.0.9"}
+
+
+@pytest.mark.parametrize("proxy", ["127.0.0.1", "::1", "::ffff:127.0.0.1"])
+def test_the_proxy_has_each_forwarded_client_counted_apart(tmp_path, proxy):
+    stub = StubAccounts()
+    client = make_app(tmp_path, stub, FACE_LOGIN_APP_TRUSTED_PROXIES="1").test_client()
+    clients = [f"198.51.100.{i}" for i in range(30)]
+    assert [challenge(client, proxy, c) for c in clients] == [200] * 30
+    assert stub.challenges == clients
+    again = [challenge(client, proxy, clients[0]) for _ in range(LIMIT)]
+    assert again == [200] * (LIMIT - 1) + [429]
+
+
+def test_proxy_addresses_take_networks(tmp_path):
+    env = {"FACE_LOGIN_APP_TRUSTED_PROXIES": "1", "FACE_LOGIN_APP_PROXY_ADDRESSES": "10.0.0.0/8"}
+    client = make_app(tmp_path, **env).test_client()
+    assert [challenge(client, "10.0.0.9", f"198.51.100.{i}") for i in range(10)] == [200] * 10
+    local = [challenge(client, "127.0.0.1", f"203.0.113.{i}") for i in range(10)]
+    assert local == [200] * LIMIT + [429] * (10 - LIMIT)
+
+
+def test_a_bad_proxy_address_stops_start_up_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match="PROXY_ADDRESSES = .*'10.0.0.300' does not"):
+        make_app(tmp_path, FACE_LOGIN_APP_PROXY_ADDRESSES="127.0.0.1, 10.0.0.300")
 
 
 @pytest.mark.parametrize("uri", ["memory://", "lmdb://{data}/elsewhere"])
