@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test test-fast lint bench load browser-deps docker clean
+.PHONY: run test test-fast lint bench load browser-deps redis-deps docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,19 @@ browser-deps:
 		echo "browser-deps: install chromium and ffmpeg (apt-get install chromium ffmpeg)"; \
 	fi
 
-test: $(VENV)/.dev browser-deps
+# redis-server for the test of ratelimit_storage_uri = redis://... (Debian package; needs
+# root). Without it that test is skipped, and fails under CI.
+redis-deps:
+	@if command -v redis-server >/dev/null; then \
+		echo "redis-deps: redis-server present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			redis-server >/dev/null; \
+	else \
+		echo "redis-deps: install redis-server (sudo apt-get install redis-server)"; \
+	fi
+
+test: $(VENV)/.dev browser-deps redis-deps
 	$(BIN)/python -m pytest
 
 # The fast tier: no models, no server, no browser (seconds; the web layer on a stub).

@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from face_engine import Accounts, FaceEngine, check_stored_model
 
@@ -35,6 +34,8 @@ def create_app(
     from app.config import load_config
     from app.errors import register_error_handlers
     from app.extensions import limiter
+    from app.proxies import TrustedProxies
+    from app.ratelimits import storage_uri
     from app.security import configure_sessions, private_data_dir, secret_key
 
     env = os.environ if env is None else env
@@ -57,14 +58,14 @@ def create_app(
         ADMIN_FAILURE_LIMIT=config.admin_failure_limit,
         CHALLENGE_RATE_LIMIT=config.challenge_rate_limit,
         MAX_FRAMES=settings.liveness.max_frames,
-        RATELIMIT_STORAGE_URI=config.ratelimit_storage_uri,
+        RATELIMIT_STORAGE_URI=storage_uri(config.ratelimit_storage_uri, settings.data.dir),
         RATELIMIT_HEADERS_ENABLED=True,
     )
     configure_sessions(app, config.session_cookie_secure, config.session_hours)
     app.config.update(test_config or {})
     if config.trusted_proxies:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=config.trusted_proxies, x_proto=1
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, config.proxy_addresses, config.trusted_proxies
         )
     app.extensions["face_login_settings"] = settings
     if accounts is None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.proxies import Network
 from face_engine.config import (
     ENV_ALIASES,
     Settings,
@@ -36,10 +37,14 @@ class AppConfig:
     # Wrong admin tokens per client; past it every admin request is answered 429 for a while.
     admin_failure_limit: str = "10 per minute; 30 per hour"
     challenge_rate_limit: str = "30 per minute; 300 per hour"
-    ratelimit_storage_uri: str = "memory://"
+    # lmdb:// (a bare one: <data>/ratelimits) counts exactly across this host's workers;
+    # redis://host:port across hosts; memory:// per worker.
+    ratelimit_storage_uri: str = "lmdb://"
     session_cookie_secure: bool = False
     session_hours: int = 12
     trusted_proxies: int = 0
+    # Peers whose X-Forwarded-For is believed (with trusted_proxies > 0): IPs or networks.
+    proxy_addresses: tuple[Network, ...] = (Network("127.0.0.1"), Network("::1"))
 
 
 def load_config(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, AppConfig]:

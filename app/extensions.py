@@ -1,7 +1,8 @@
 """Flask extensions created once and bound to the app in create_app.
 
-Flask-Limiter counts attempts per client address (well kept, supports Redis and others for
-limits shared across workers via ``ratelimit_storage_uri``).
+Flask-Limiter counts attempts per client address, in the storage ``ratelimit_storage_uri``
+names: ``lmdb://`` (ours, in app.ratelimits: exact across one host's workers), ``redis://``
+(several hosts) or ``memory://`` (per worker).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+
+from app import ratelimits  # noqa: F401 - registers the lmdb:// storage scheme
 
 limiter = Limiter(get_remote_address)
 
