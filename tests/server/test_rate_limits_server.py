@@ -73,6 +73,9 @@ def count_across_workers(tmp_path: Path, monkeypatch, storage: str | None) -> No
     LIMIT answered 200, the rest 429, and the access log shows both workers answered."""
     access = tmp_path / "access.log"
     monkeypatch.setenv("FACE_LOGIN_APP_CHALLENGE_RATE_LIMIT", f"{LIMIT} per hour")
+    # One request at a time per worker: with several threads, one idle worker can take every
+    # connection of a cheap request like this one, and the other worker never counts.
+    monkeypatch.setenv("FACE_LOGIN_APP_THREADS", "1")
     if storage:
         monkeypatch.setenv("FACE_LOGIN_APP_RATELIMIT_STORAGE_URI", storage)
     monkeypatch.setenv(
