@@ -154,16 +154,16 @@ class Accounts:
         policy = self.policy
         vectors = np.stack([f.embedding for f in faces])
         if len(faces) > 1 and self.engine.distances(vectors).max() >= policy.register_threshold:
-            raise FacesDiffer("the images do not all show the same person")
+            raise FacesDiffer()
         # Faces stored after this point are compared inside the write transaction itself, so
         # two registrations of one face racing each other cannot both pass.
         checked_through = self.store.last_face_id()
         if any(self.matcher.is_registered(v, policy.duplicate_threshold) for v in vectors):
-            raise FaceAlreadyRegistered("this face already belongs to an account")
+            raise FaceAlreadyRegistered()
 
         def refuse_duplicates(stored: NDArray[np.float32]) -> None:
             if len(stored) and _min_distance(stored, vectors) < policy.duplicate_threshold:
-                raise FaceAlreadyRegistered("this face already belongs to an account")
+                raise FaceAlreadyRegistered()
 
         return self.store.create_user(
             username,

@@ -50,7 +50,7 @@ class Challenge:
         return max(0, round(self.expires_at - time.time()))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class HeadTurn:
     """A passed challenge: the decision's figures and the frames to check the identity on."""
 

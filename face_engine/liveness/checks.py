@@ -34,7 +34,7 @@ DETAILS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FrameObservation:
     """What the detector saw in one frame.
 

@@ -70,17 +70,26 @@ class FaceEngine:
         A second face smaller than ``multiple_faces_ratio`` of the largest (someone far in the
         background) does not count.
         """
+        return self._only_one(self._comparable(faces))
+
+    def _comparable(self, faces: list[Face]) -> list[Face]:
+        """The largest of ``faces`` first, then those at least ``multiple_faces_ratio`` of it."""
         if not faces:
-            raise NoFaceFound("no face was found in the image")
+            return []
         main = max(faces, key=lambda f: f.size)
         ratio = self.settings.engine.multiple_faces_ratio
-        rivals = [f for f in faces if f is not main and f.size >= ratio * main.size]
-        if rivals:
+        return [main, *(f for f in faces if f is not main and f.size >= ratio * main.size)]
+
+    @staticmethod
+    def _only_one(faces: list[Face]) -> Face:
+        if not faces:
+            raise NoFaceFound()
+        if len(faces) > 1:
             raise MultipleFaces(
-                f"{1 + len(rivals)} faces of similar size are in the image; only one person "
+                f"{len(faces)} faces of similar size are in the image; only one person "
                 "may be in view"
             )
-        return main
+        return faces[0]
 
     def comparable_faces(self, image: BGRImage) -> list[Face]:
         """The largest face and every face at least ``multiple_faces_ratio`` of its size,
@@ -104,26 +113,12 @@ class FaceEngine:
                 needed = engine.multiple_faces_ratio * max(face.size for face in faces)
                 if needed < floor:
                     faces = self.detector.detect(image, min_size=needed)
-        if not faces:
-            faces = self.detector.detect(image)
-        if not faces:
-            return []
-        main = max(faces, key=lambda f: f.size)
-        ratio = engine.multiple_faces_ratio
-        return [main, *(f for f in faces if f is not main and f.size >= ratio * main.size)]
+        return self._comparable(faces or self.detector.detect(image))
 
     def find_dominant(self, image: BGRImage) -> Face:
         """The one face that matters in ``image`` (``comparable_faces``); NoFaceFound if none,
         MultipleFaces if another face is comparable in size."""
-        faces = self.comparable_faces(image)
-        if not faces:
-            raise NoFaceFound("no face was found in the image")
-        if len(faces) > 1:
-            raise MultipleFaces(
-                f"{len(faces)} faces of similar size are in the image; only one person "
-                "may be in view"
-            )
-        return faces[0]
+        return self._only_one(self.comparable_faces(image))
 
     def embed_one(self, image: BGRImage) -> EmbeddedFace:
         """The one dominant face of ``image``, embedded (for login and registration)."""
