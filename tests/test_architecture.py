@@ -18,7 +18,7 @@ RULES = {
     "face_engine/store/": (*BASE, "face_engine.usernames", "face_engine.store"),
     "face_engine/index/": (*BASE, "face_engine.store", "face_engine.index"),
     "face_engine/usernames.py": ("face_engine.errors",),
-    "face_engine/config.py": (),
+    "face_engine/config/": ("face_engine.config",),
     "face_engine/types.py": (),
     "face_engine/errors.py": (),
     "face_engine/matching.py": (*BASE, "face_engine.store", "face_engine.index"),

@@ -1,0 +1,199 @@
+"""The configuration's sections: one frozen dataclass each, with its defaults, and
+``Settings`` holding them all (the engine's part of config.ini)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class DataConfig:
+    """Where runtime state (LMDB, index files) lives."""
+
+    dir: Path = Path("data")
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeConfig:
+    """Limits applied to uploaded image bytes before any large allocation."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    # Photos (registration): refused above this many pixels, from the header alone.
+    max_pixels: int = 40_000_000
+    # Camera frames (login, preview): the same, with a lower limit.
+    frame_max_pixels: int = 4_000_000
+    # JPEGs are decoded at 1/2, 1/4 or 1/8 scale, the smallest keeping the longer side at
+    # least this long (0: always full size).
+    decode_side: int = 1280
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_pixels", "frame_max_pixels"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.decode_side < 0:
+            raise ValueError("decode_side must be 0 or more")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """MTCNN cascade knobs."""
+
+    min_face_size: int = 40
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    scale_factor: float = 0.709
+    max_side: int = 640
+    threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AlignmentConfig:
+    """How a face is cut out for FaceNet (chosen by measurement, see docs/alignment.md)."""
+
+    method: Literal["similarity", "affine", "crop"] = "similarity"
+    image_size: int = 160
+    margin: float = 0.1
+    # Sideways stretch of the similarity-aligned face; MTCNN boxes' height / width (training
+    # crops were resized from such boxes to squares). 1.0 is a plain similarity transform.
+    stretch: float = 1.36
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderConfig:
+    """Which network embeds faces, and its knobs (docs/recognition.md)."""
+
+    model: Literal["dlib", "facenet"] = "dlib"
+    # dlib's chip from MTCNN's five landmarks, or from dlib's 5-point shape predictor.
+    dlib_alignment: Literal["landmarks", "shape_predictor"] = "landmarks"
+    # FaceNet only: also embed the mirrored face and average.
+    flip: bool = False
+    threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """Distances (Euclidean between unit embeddings) that decide, for one model.
+
+    threshold: a login matches below it (chosen on the development set for a false-accept
+    rate of at most 0.1%). register_threshold: a registration's photos show one person when
+    every pair is below it. duplicate_threshold: a registration is refused as someone's
+    existing face below it.
+    """
+
+    threshold: float
+    register_threshold: float
+    duplicate_threshold: float
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "register_threshold", "duplicate_threshold"):
+            if not 0.0 < getattr(self, name) < 2.0:
+                raise ValueError(f"{name} must be between 0 and 2")
+
+
+def _dlib_defaults() -> ModelConfig:
+    return ModelConfig(threshold=0.39, register_threshold=0.43, duplicate_threshold=0.39)
+
+
+def _facenet_defaults() -> ModelConfig:
+    return ModelConfig(threshold=0.56, register_threshold=1.07, duplicate_threshold=0.56)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Decisions on top of the stages: match threshold and the dominant-face rule."""
+
+    # Overrides the active model's [dlib] / [facenet] threshold when set (empty: the model's).
+    threshold: float | None = None
+    multiple_faces_ratio: float = 0.6
+    # embed_one first looks only for faces at least this fraction of the image's shorter side
+    # (0 = always search down to [detector] min_face_size); see FaceEngine.find_dominant.
+    first_search_fraction: float = 0.125
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessConfig:
+    """The head-turn challenge (docs/liveness.md): which flows need it, and its knobs."""
+
+    login: bool = True
+    register: bool = True
+    # Turns asked for, alternating sides; the first side is random.
+    steps: int = 2
+    # |yaw proxy| each turn must reach (nose offset from the eye midpoint / eye distance).
+    yaw_needed: float = 0.15
+    # Least nose depth of a turn: real heads measured 0.59 and more, turned photos 0.25 at most.
+    min_depth: float = 0.4
+    # Frames a challenge login or registration may carry, and the fewest with a face.
+    max_frames: int = 60
+    min_face_frames: int = 8
+    # Seconds a challenge stays valid after it is issued.
+    challenge_seconds: int = 60
+    # Frames between full detections; the face is tracked (O-Net alone) in between.
+    detect_every: int = 8
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError("steps must be at least 1")
+        if not 0.0 < self.yaw_needed < 1.0:
+            raise ValueError("yaw_needed must be between 0 and 1")
+        if self.max_frames < self.min_face_frames:
+            raise ValueError("max_frames must be at least min_face_frames")
+        if self.detect_every < 1 or self.challenge_seconds < 1:
+            raise ValueError("detect_every and challenge_seconds must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """LMDB environment knobs."""
+
+    map_size_mb: int = 64
+    max_readers: int = 126
+    # The audit log of login and registration attempts keeps at most this many entries, and
+    # none older than this many days.
+    audit_max_entries: int = 100_000
+    audit_days: int = 90
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    """Nearest-neighbour index knobs."""
+
+    backend: Literal["annoy", "hnsw"] = "annoy"
+    n_trees: int = 50
+    search_k: int = -1
+    # Annoy over a PCA projection to this many dimensions, re-ranked exactly (0: plain Annoy).
+    projection_dims: int = 64
+    candidates: int = 100
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 100
+    hnsw_ef: int = 64
+    # Faces added since the last build are searched exactly; beyond this many, a rebuild is
+    # started in the background.
+    max_fresh: int = 20000
+    ambiguity_margin: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything ``face_engine`` needs, one frozen object per process."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    dlib: ModelConfig = field(default_factory=_dlib_defaults)
+    facenet: ModelConfig = field(default_factory=_facenet_defaults)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    liveness: LivenessConfig = field(default_factory=LivenessConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+
+    @property
+    def model(self) -> ModelConfig:
+        """The active model's thresholds, with ``[engine] threshold`` applied when set."""
+        chosen = self.dlib if self.embedder.model == "dlib" else self.facenet
+        if self.engine.threshold is None:
+            return chosen
+        return dataclasses.replace(chosen, threshold=self.engine.threshold)
