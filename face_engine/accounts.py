@@ -23,6 +23,7 @@ from face_engine.errors import (
     NoFaceFound,
     NotRecognized,
     UnknownUser,
+    UsernameTaken,
 )
 from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck
 from face_engine.index.face_index import FaceIndex, IndexManifest
@@ -145,6 +146,12 @@ class Accounts:
             ChallengeRequired, ChallengeInvalid, LivenessFailed.
         """
         normalise_username(username)  # refuse a bad name before the models run
+        try:  # a taken name is said before the person turns their head for nothing
+            self.store.find_user(username)
+        except UnknownUser:
+            pass  # free; the write transaction checks again
+        else:
+            raise UsernameTaken(f"the username {username!r} is already registered")
         if challenge_id:
             faces = self._challenge_faces(images, challenge_id, client)
         elif self.liveness.register:

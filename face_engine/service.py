@@ -44,10 +44,13 @@ def check_stored_model(settings: Settings) -> ModelIdentity:
 def check_model(store: FaceStore, model: ModelIdentity) -> None:
     """ModelMismatch when ``store`` holds faces made by a model other than ``model``: their
     vectors cannot be compared with the new model's, and photos are not kept to redo them."""
+    models = store.models()
+    if all(known == model for known in models.values()):
+        return  # the common case: no face header needs reading
     others = [
-        (known, count)
+        (models[ref], count)
         for ref, count in store.face_counts_by_model().items()
-        if count and (known := store.models().get(ref)) is not None and known != model
+        if count and ref in models and models[ref] != model
     ]
     if not others:
         return

@@ -206,7 +206,7 @@ class FaceIndex:
             fresh = _Fresh(last_face_id, after, face_ids, vectors)
         self._fresh = fresh
         if len(fresh.face_ids) > self.config.max_fresh:
-            self._rebuild_in_background()
+            self.start_rebuild()
         return fresh
 
     # -- building ------------------------------------------------------------------------
@@ -247,9 +247,6 @@ class FaceIndex:
             self._background = threading.Thread(target=run, name="index-rebuild", daemon=True)
             self._background.start()
             return True
-
-    def _rebuild_in_background(self) -> None:
-        self.start_rebuild()
 
     def _building(self) -> bool:
         return self._background is not None and self._background.is_alive()

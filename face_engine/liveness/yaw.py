@@ -17,12 +17,13 @@ __all__ = ["Box", "face_proportion", "yaw_proxy"]
 
 
 def _eye_frame(landmarks: NDArray[np.floating]) -> tuple[NDArray[np.float64], float]:
-    """Unit vector along the eye line (image left to right) and the eye distance."""
+    """Unit vector along the eye line (image left to right) and the eye distance; the image's
+    x axis and 0 when the detector put both eyes on one point (nothing to measure)."""
     points = np.asarray(landmarks, dtype=np.float64)
     along = points[1] - points[0]
     distance = float(np.hypot(along[0], along[1]))
     if distance <= 0.0:
-        raise ValueError("the two eyes are at the same point")
+        return np.array([1.0, 0.0]), 0.0
     return along / distance, distance
 
 
@@ -35,6 +36,8 @@ def yaw_proxy(landmarks: NDArray[np.floating]) -> float:
     """
     points = np.asarray(landmarks, dtype=np.float64)
     unit, distance = _eye_frame(points)
+    if distance == 0.0:
+        return 0.0  # degenerate landmarks show no turn (and never a 500 on the preview)
     offset = points[2] - (points[0] + points[1]) / 2.0
     return float(np.dot(offset, unit) / distance)
 

@@ -196,10 +196,6 @@ class FaceStore:
         txn.put(key(ref), model_json(model), db=self._dbs["models"])
         return ref
 
-    def find_model_ref(self, model: ModelIdentity) -> int | None:
-        """The ref of ``model`` if any face was ever stored with it, else None."""
-        return next((ref for ref, known in self.models().items() if known == model), None)
-
     def models(self) -> dict[int, ModelIdentity]:
         """Every model faces were stored with: ref -> identity."""
 

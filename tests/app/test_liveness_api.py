@@ -201,3 +201,16 @@ def test_an_expired_challenge_is_invalid(tmp_path, engine, liveness_data):
     assert r.status_code == 400 and r.json["error"] == "challenge_invalid"
     assert "expired" in r.json["detail"]
     app.extensions["face_login"].store.close()
+
+
+def test_a_taken_username_is_refused_before_the_challenge_is_spent(live_app, liveness_data):
+    client = live_app.test_client()
+    ana = clip(liveness_data / "intel_female_headturn")
+    assert send(client, "/api/register", ana, challenge(client), username="ana").status_code == 201
+    other = live_app.test_client()
+    kept = challenge(other)
+    r = send(other, "/api/register", ana[:1], kept, username="ANA")
+    assert r.status_code == 409 and r.json["error"] == "username_taken"
+    # The challenge was not taken: it still answers (here: liveness, on one frame).
+    r = send(other, "/api/login", ana[:1], kept)
+    assert r.json["error"] == "liveness_failed", r.json

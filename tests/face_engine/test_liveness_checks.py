@@ -293,3 +293,10 @@ def test_spliced_real_clips_are_discontinuous(engine: FaceEngine, liveness_data:
     other = [box(f) for f in _clip(liveness_data / "liveportrait_d3_turns")]
     assert _decide(engine, female, LR).passed
     assert _decide(engine, female[:11] + other[29:], LR).code == "discontinuous"
+
+
+def test_degenerate_landmarks_measure_no_turn() -> None:
+    """Both eyes on one point (a tiny or garbled detection): no turn, and no exception."""
+    points = np.array([[10, 10], [10, 10], [12, 14], [8, 20], [12, 20]], np.float32)
+    assert yaw_proxy(points) == 0.0
+    assert face_proportion(points, (0.0, 0.0, 20.0, 25.0)) > 0
