@@ -34,6 +34,7 @@ def create_app(
     from app.config import load_config
     from app.errors import register_error_handlers
     from app.extensions import limiter
+    from app.oidc import register_oidc
     from app.proxies import TrustedProxies
     from app.ratelimits import storage_uri
     from app.security import configure_sessions, private_data_dir, secret_key
@@ -77,6 +78,7 @@ def create_app(
     limiter.init_app(app)
     register_error_handlers(app)
     register_blueprints(app)
+    register_oidc(app)
     app.register_blueprint(pages.bp)
 
     @app.get("/healthz")

@@ -12,15 +12,18 @@ from werkzeug.exceptions import HTTPException
 from face_engine import (
     ChallengeInvalid,
     ChallengeRequired,
+    ClientExists,
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
     ImageDecodeError,
+    InvalidClient,
     InvalidUsername,
     LivenessFailed,
     MultipleFaces,
     NoFaceFound,
     NotRecognized,
+    UnknownClient,
     UnknownUser,
     UsernameTaken,
 )
@@ -40,6 +43,9 @@ STATUS: dict[type[FaceEngineError], int] = {
     ChallengeRequired: 400,
     ChallengeInvalid: 400,
     LivenessFailed: 401,
+    InvalidClient: 400,
+    UnknownClient: 404,
+    ClientExists: 409,
 }
 
 HTTP_CODES = {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app.oidc.pages import continue_to
+from app.oidc.returns import safe_return
 from app.services import current_user
 
 bp = Blueprint("pages", __name__)
@@ -30,7 +32,15 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/login")
 def login() -> ResponseReturnValue:
-    return render_template("login.html")
+    """The face login; ``?return=`` (or ``next``) is where to go afterwards, when allowed;
+    ``force=1`` asks for a new face login even with a session (an application asked)."""
+    target = safe_return(request.args.get("return") or request.args.get("next"))
+    force = request.args.get("force") == "1"
+    if target and not force and current_user() is not None:
+        return redirect(target)
+    return render_template(
+        "login.html", return_to=target, force=force, continue_to=continue_to(target)
+    )
 
 
 @bp.get("/register")

@@ -6,7 +6,9 @@ import hmac
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request, session
@@ -92,11 +94,24 @@ def _same_origin(origin: str) -> bool:
     return f"{parts.scheme}://{parts.netloc}" == request.host_url.rstrip("/")
 
 
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def csrf_exempt(view: V) -> V:
+    """Mark a view that no browser session can act through (a token endpoint: its callers
+    authenticate themselves and send no cookie of ours), so the check below skips it."""
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
 def check_csrf() -> None:
     """A state-changing request that carries our session cookie must come from our pages:
-    the X-CSRF-Token header matches the session's token, or Origin is our own. Programs
-    calling the API without the cookie (curl) need neither."""
+    the X-CSRF-Token header (or a form's csrf_token field) matches the session's token, or
+    Origin is our own. Programs calling the API without the cookie (curl) need neither."""
     if request.method not in UNSAFE_METHODS:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "csrf_exempt", False):
         return
     origin = request.headers.get("Origin")
     if origin and origin != "null" and not _same_origin(origin):
@@ -104,6 +119,8 @@ def check_csrf() -> None:
     if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
         return
     sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.mimetype == "application/x-www-form-urlencoded":
+        sent = request.form.get("csrf_token", "")
     expected = session.get("csrf", "")
     if expected and sent and hmac.compare_digest(sent, expected):
         return

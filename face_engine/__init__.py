@@ -10,10 +10,12 @@ from face_engine.config import ConfigError, Settings, load_settings
 from face_engine.errors import (
     ChallengeInvalid,
     ChallengeRequired,
+    ClientExists,
     FaceAlreadyRegistered,
     FaceEngineError,
     FacesDiffer,
     ImageDecodeError,
+    InvalidClient,
     InvalidUsername,
     LivenessFailed,
     ModelMismatch,
@@ -21,6 +23,7 @@ from face_engine.errors import (
     NoFaceFound,
     NotRecognized,
     StoreOutdated,
+    UnknownClient,
     UnknownUser,
     UsernameTaken,
 )
@@ -28,13 +31,22 @@ from face_engine.head_turn import Challenge
 from face_engine.index.face_index import IndexManifest
 from face_engine.liveness import yaw_proxy
 from face_engine.matching import Match
+from face_engine.provider import AccessGrant, CodeGrant, OidcClient, Provider, SigningKey
 from face_engine.service import check_stored_model, open_accounts
 from face_engine.store.records import User
 from face_engine.types import BGRImage, Embedding, Face
 from face_engine.vision.pipeline import FaceEngine
 
 __all__ = [
+    "AccessGrant",
     "Accounts",
+    "ClientExists",
+    "CodeGrant",
+    "InvalidClient",
+    "OidcClient",
+    "Provider",
+    "SigningKey",
+    "UnknownClient",
     "Challenge",
     "ChallengeInvalid",
     "ChallengeRequired",

@@ -91,3 +91,18 @@ class LivenessFailed(FaceEngineError):
     def __init__(self, detail: str | None = None, reason: str = "") -> None:
         super().__init__(detail)
         self.reason = reason
+
+
+class InvalidClient(FaceEngineError):
+    code = "invalid_client_metadata"
+    message = "the application's registration is not valid"
+
+
+class UnknownClient(FaceEngineError):
+    code = "unknown_client"
+    message = "no application is registered under that client id"
+
+
+class ClientExists(FaceEngineError):
+    code = "client_exists"
+    message = "an application is already registered under that client id"

@@ -22,6 +22,7 @@ RULES = {
     "face_engine/types.py": (),
     "face_engine/errors.py": (),
     "face_engine/matching.py": (*BASE, "face_engine.store", "face_engine.index"),
+    "face_engine/provider/": (*BASE, "face_engine.store", "face_engine.provider"),
     "face_engine/head_turn.py": (
         *BASE,
         "face_engine.liveness",

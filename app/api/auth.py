@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,7 @@ def _log_in(user: User) -> None:
     session.permanent = True
     session["user_id"] = user.id
     session["version"] = user.session_version
+    session["auth_time"] = time.time()  # when the face was seen: OIDC auth_time, max_age
     if csrf:
         session["csrf"] = csrf
 

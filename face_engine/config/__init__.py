@@ -25,6 +25,7 @@ from face_engine.config.sections import (
     IndexConfig,
     LivenessConfig,
     ModelConfig,
+    OidcConfig,
     Settings,
     StoreConfig,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "IndexConfig",
     "LivenessConfig",
     "ModelConfig",
+    "OidcConfig",
     "Settings",
     "StoreConfig",
     "engine_sections",

@@ -175,6 +175,30 @@ class IndexConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcConfig:
+    """``[oidc]``: the OpenID provider and the forward-auth endpoint for reverse proxies."""
+
+    # The issuer URL (https://login.example.com); empty: the address the request came to.
+    issuer: str = ""
+    # Hosts (host or host:port) the login page may send a person back to after logging in.
+    allowed_return_hosts: tuple[str, ...] = ()
+    # The session cookie's domain (".example.com" covers sibling sub-domains); empty: this host.
+    cookie_domain: str = ""
+    code_seconds: int = 60
+    access_token_seconds: int = 3600
+    id_token_seconds: int = 3600
+    # How long a signing key stays in the JWKS after a rotation (tokens in flight stay valid).
+    retired_key_seconds: int = 86400
+
+    def __post_init__(self) -> None:
+        for name in ("code_seconds", "access_token_seconds", "id_token_seconds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.retired_key_seconds < self.id_token_seconds:
+            raise ValueError("retired_key_seconds must be at least id_token_seconds")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``face_engine`` needs, one frozen object per process."""
 
@@ -189,6 +213,7 @@ class Settings:
     liveness: LivenessConfig = field(default_factory=LivenessConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    oidc: OidcConfig = field(default_factory=OidcConfig)
 
     @property
     def model(self) -> ModelConfig:

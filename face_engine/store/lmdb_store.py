@@ -9,6 +9,7 @@ Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order)
 - ``audit``: entry id -> JSON (time, client, action, outcome, user, distance): login and
   registration attempts, oldest dropped past the retention limits; never photos or vectors
 - ``challenges``: challenge id -> JSON (steps, client, expiry): issued, then taken once
+- ``oidc``: the OpenID provider's clients, codes, tokens, consents and keys (oidc_records.py)
 - ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
   readers notice new faces cheaply) and ``index_version``.
 
@@ -109,6 +110,7 @@ class FaceStore:
                     "meta": env.open_db(b"meta"),
                     "challenges": env.open_db(b"challenges"),
                     "audit": env.open_db(b"audit"),
+                    "oidc": env.open_db(b"oidc"),
                 }
                 with env.begin(write=True, db=dbs["meta"]) as txn:
                     found = txn.get(b"schema_version")

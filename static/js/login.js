@@ -6,6 +6,8 @@
   const page = document.getElementById("login-page");
   if (!page) return; // already signed in: the page shows links instead of the camera
   const withLiveness = page.dataset.liveness === "true";
+  // Where to go after the login: checked by the server (allowed hosts only), else /account.
+  const returnTo = page.dataset.return || "/account";
   const camera = new FaceCamera();
   const result = document.getElementById("result");
   const start = document.getElementById("start");
@@ -27,7 +29,7 @@
       camera.tell("Recognised.", "ok");
       start.textContent = "Signed in";
       tell("Welcome, " + data.username + "!", "ok");
-      setTimeout(() => { window.location.href = "/account"; }, 800);
+      setTimeout(() => { window.location.href = returnTo; }, 800);
       return;
     }
     camera.showGuidance();
@@ -61,7 +63,7 @@
       const { status, data } = await api("POST", "/api/login", { body });
       if (status === 200 && data.ok) {
         tell("Welcome, " + data.username + "!", "ok");
-        setTimeout(() => { window.location.href = "/account"; }, 800);
+        setTimeout(() => { window.location.href = returnTo; }, 800);
       } else {
         tell(explain(data), "error", data.error);
       }
