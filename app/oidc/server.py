@@ -192,6 +192,13 @@ class FaceEndSession(EndSessionEndpoint):  # type: ignore[misc]
     def get_algorithms(self) -> list[str]:
         return [ALG]
 
+    def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Any:
+        """The application the ID token was for: ours name one audience, in a list."""
+        aud = id_token_claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return query_client(aud) if isinstance(aud, str) else None
+
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         user = current_user()
         claims = end_session_request.id_token_claims or {}
