@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test test-fast lint bench load browser-deps redis-deps docker clean
+.PHONY: run test test-fast lint bench load browser-deps redis-deps nginx-deps docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,19 @@ redis-deps:
 		echo "redis-deps: install redis-server (sudo apt-get install redis-server)"; \
 	fi
 
-test: $(VENV)/.dev browser-deps redis-deps
+# nginx for the forward-auth test (auth_request in front of an app; Debian package; needs
+# root). Without it that test is skipped, and fails under CI.
+nginx-deps:
+	@if [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; then \
+		echo "nginx-deps: nginx present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			nginx >/dev/null; \
+	else \
+		echo "nginx-deps: install nginx (sudo apt-get install nginx)"; \
+	fi
+
+test: $(VENV)/.dev browser-deps redis-deps nginx-deps
 	$(BIN)/python -m pytest
 
 # The fast tier: no models, no server, no browser (seconds; the web layer on a stub).
