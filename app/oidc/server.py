@@ -199,6 +199,13 @@ class FaceEndSession(EndSessionEndpoint):  # type: ignore[misc]
             aud = aud[0]
         return query_client(aud) if isinstance(aud, str) else None
 
+    def is_post_logout_redirect_uri_legitimate(
+        self, req: OAuth2Request, uri: str, client: Any, logout_hint: str | None
+    ) -> bool:
+        """Without an ID token, a registered address is followed once the person confirmed
+        on our page (the form posts back here)."""
+        return request.method == "POST"
+
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         user = current_user()
         claims = end_session_request.id_token_claims or {}

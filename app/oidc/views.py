@@ -225,6 +225,8 @@ def logout() -> ResponseReturnValue:
         return error_response(400, error.error, error.description or error.error)
     if ending.needs_confirmation and request.method == "GET":
         page = Response(render_template("logout.html", client=ending.client, done=False))
-        return _redirects_to(page, ending.redirect_uri) if ending.redirect_uri else page
+        target = request.args.get("post_logout_redirect_uri", "")
+        registered = ending.client.client.post_logout_redirect_uris if ending.client else ()
+        return _redirects_to(page, target) if target in registered else page
     response = server.create_endpoint_response("end_session", ending)
     return response or render_template("logout.html", client=ending.client, done=True)

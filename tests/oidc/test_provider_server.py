@@ -365,6 +365,21 @@ def test_rp_initiated_logout_ends_the_sessions_at_the_provider(base, meta, wiki,
         meta["end_session_endpoint"], params={"post_logout_redirect_uri": "https://evil.test/"}
     )
     assert r.status_code == 200 and "confirm-logout" in r.text
+    confirmed = signed_in.post(
+        meta["end_session_endpoint"],
+        params={"client_id": "wiki", "post_logout_redirect_uri": "https://evil.test/"},
+        headers={"Origin": base},
+        allow_redirects=False,
+    )
+    assert confirmed.status_code == 200 and "You are logged out" in confirmed.text
+    # Confirmed by the person, a registered address is followed (Grafana sends no hint).
+    confirmed = signed_in.post(
+        meta["end_session_endpoint"],
+        params={"client_id": "wiki", "post_logout_redirect_uri": bye},
+        headers={"Origin": base},
+        allow_redirects=False,
+    )
+    assert confirmed.status_code == 302 and confirmed.headers["Location"] == bye
 
 
 def test_deleting_the_account_ends_its_tokens(base, meta, wiki, frames):
