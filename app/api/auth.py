@@ -26,15 +26,19 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
 
 
+KEPT_AT_LOGIN = ("csrf", "oidc_fresh_after")
+"""What a login keeps of the session before it: the CSRF token, and an application's wish
+for a fresh login (which this login fulfils)."""
+
+
 def _log_in(user: User) -> None:
-    csrf = session.get("csrf")
+    kept = {name: session[name] for name in KEPT_AT_LOGIN if name in session}
     session.clear()
     session.permanent = True
     session["user_id"] = user.id
     session["version"] = user.session_version
     session["auth_time"] = time.time()  # when the face was seen: OIDC auth_time, max_age
-    if csrf:
-        session["csrf"] = csrf
+    session.update(kept)
 
 
 def _current_user() -> User:

@@ -340,6 +340,19 @@ def test_prompt_login_and_max_age_ask_for_a_new_face_login(base, meta, wiki, sig
     fresh = verify_id_token(meta, exchange(wiki, meta, code, verifier).json(), "wiki", "b")
     assert fresh["auth_time"] > first["auth_time"]
 
+    # max_age=0 too: after the new head turn the application gets its code (no loop).
+    verifier, _ = pkce()
+    url, state = relying_party(wiki).create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier, max_age="0", nonce="c"
+    )
+    login = signed_in.get(url, allow_redirects=False).headers["Location"]
+    face_login(signed_in, base, frames)
+    r = signed_in.get(base + query(login)["return"], allow_redirects=False)
+    assert r.status_code == 302 and query(r.headers["Location"])["state"] == state, r.headers
+    code = query(r.headers["Location"])["code"]
+    latest = verify_id_token(meta, exchange(wiki, meta, code, verifier).json(), "wiki", "c")
+    assert latest["auth_time"] >= fresh["auth_time"]
+
 
 def test_rp_initiated_logout_ends_the_sessions_at_the_provider(base, meta, wiki, signed_in):
     code, verifier, _ = code_for(signed_in, meta, wiki, nonce="x")
