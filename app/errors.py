@@ -21,7 +21,9 @@ from face_engine import (
     MultipleFaces,
     NoFaceFound,
     NotRecognized,
+    PendingLoginInvalid,
     UnknownUser,
+    UsernameRequired,
     UsernameTaken,
 )
 
@@ -40,6 +42,8 @@ STATUS: dict[type[FaceEngineError], int] = {
     ChallengeRequired: 400,
     ChallengeInvalid: 400,
     LivenessFailed: 401,
+    UsernameRequired: 401,
+    PendingLoginInvalid: 400,
 }
 
 HTTP_CODES = {
@@ -75,7 +79,9 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, code: str, detail: str, **extra: str) -> tuple[Response | str, int]:
+def error_response(
+    status: int, code: str, detail: str, **extra: str | int
+) -> tuple[Response | str, int]:
     """``{"ok": false, "error": code, "detail": sentence, ...extra}``, or the error page."""
     if wants_json():
         return jsonify({"ok": False, "error": code, "detail": detail, **extra}), status
@@ -91,6 +97,10 @@ def register_error_handlers(app: Flask) -> None:
             return error_response(500, "internal_error", "something went wrong on our side")
         if isinstance(e, LivenessFailed) and e.reason:
             return error_response(status, e.code, e.detail, reason=e.reason)
+        if isinstance(e, UsernameRequired):
+            return error_response(
+                status, e.code, e.detail, pending=e.pending, expires_in=e.expires_in
+            )
         return error_response(status, e.code, e.detail)
 
     @app.errorhandler(ApiError)

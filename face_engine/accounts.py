@@ -23,13 +23,15 @@ from face_engine.errors import (
     NoFaceFound,
     NotRecognized,
     UnknownUser,
+    UsernameRequired,
     UsernameTaken,
 )
 from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck
 from face_engine.index.face_index import FaceIndex, IndexManifest
-from face_engine.matching import Match, Matcher
+from face_engine.matching import Candidate, Match, Matcher
 from face_engine.store.audit_log import AuditLog
 from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.pending_logins import PendingLogins
 from face_engine.store.records import User
 from face_engine.types import BGRImage, EmbeddedFace, Face
 from face_engine.usernames import normalise_username
@@ -70,6 +72,7 @@ class Accounts:
             store, store.config.audit_max_entries, store.config.audit_days * 86400.0
         )
         self.head_turn = HeadTurnCheck(engine, liveness)
+        self.pending = PendingLogins(store, liveness.challenge_seconds)
 
     def challenge(self, client: str) -> Challenge:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
@@ -122,8 +125,7 @@ class Accounts:
         ]
         turn = self.head_turn.check(frames, challenge.steps)
         faces = self.engine.embed_many(turn.identity)
-        vectors = np.stack([f.embedding for f in faces])
-        if self.engine.distances(vectors).max() >= self.policy.register_threshold:
+        if not self.matcher.one_person(np.stack([f.embedding for f in faces])):
             raise LivenessFailed(
                 "the face changed during the challenge: only one person may be in view",
                 reason="faces_differ",
@@ -158,18 +160,18 @@ class Accounts:
             raise ChallengeRequired()
         else:
             faces = self._photo_faces(images)
-        policy = self.policy
         vectors = np.stack([f.embedding for f in faces])
-        if len(faces) > 1 and self.engine.distances(vectors).max() >= policy.register_threshold:
+        if not self.matcher.one_person(vectors):
             raise FacesDiffer()
         # Faces stored after this point are compared inside the write transaction itself, so
         # two registrations of one face racing each other cannot both pass.
         checked_through = self.store.last_face_id()
-        if any(self.matcher.is_registered(v, policy.duplicate_threshold) for v in vectors):
+        within = self.matcher.duplicate_threshold()
+        if self.matcher.is_registered(vectors, within):
             raise FaceAlreadyRegistered()
 
         def refuse_duplicates(stored: NDArray[np.float32]) -> None:
-            if len(stored) and _min_distance(stored, vectors) < policy.duplicate_threshold:
+            if self.matcher.duplicates(stored, vectors, within):
                 raise FaceAlreadyRegistered()
 
         return self.store.create_user(
@@ -190,12 +192,15 @@ class Accounts:
         """Recognise the person among everyone (1:N), or only as ``username`` (1:1): from the
         frames of a passed head-turn challenge, or, with ``[liveness] login`` off, from 1 to 5
         frames (frames without a face skipped). Every frame with a face must show the same
-        one person. Faces are embedded in one batch; matching stops at the first face that
-        matches with a clear margin.
+        one person; the frames are judged together (``matching.fuse``), never "any frame".
+
+        A face close to one user but not close enough for 1:N with this many people enrolled
+        raises UsernameRequired: ``finish_login`` with its ``pending`` id and the username
+        verifies the same frames 1:1.
 
         :raise NoFaceFound (no frame has a face), MultipleFaces, FacesDiffer (the frames show
-            different people), ImageDecodeError, NotRecognized, ChallengeRequired,
-            ChallengeInvalid, LivenessFailed.
+            different people), ImageDecodeError, NotRecognized, UsernameRequired,
+            ChallengeRequired, ChallengeInvalid, LivenessFailed.
         """
         if challenge_id:
             faces = self._challenge_faces(images, challenge_id, client)
@@ -203,31 +208,47 @@ class Accounts:
             raise ChallengeRequired()
         else:
             faces = self._frame_faces(images)
-            vectors = np.stack([f.embedding for f in faces])
-            if len(faces) > 1 and self.engine.distances(vectors).max() >= self.engine.threshold:
-                raise FacesDiffer("the frames do not all show the same person")
-        user_id = None
+        vectors = np.stack([f.embedding for f in faces])
+        if not self.matcher.one_person(vectors):
+            raise FacesDiffer("the frames do not all show the same person")
         if username:
-            try:
-                user_id = self.store.find_user(username).id
-            except UnknownUser:
-                raise NotRecognized() from None  # never reveal which usernames exist
-        matches: list[Match] = []
-        for face in faces:
-            if user_id is not None:
-                match = self.matcher.verify(user_id, face.embedding)
-            else:
-                match = self.matcher.identify(face.embedding)
-            if match is None:
-                continue
-            matches.append(match)
-            if match.distance < self.engine.threshold - self.matcher.ambiguity_margin:
-                break  # a clear match: the other frames would not change the answer
-        if not matches or len({m.user_id for m in matches}) > 1:
+            return self._verify(username, vectors)
+        decision = self.matcher.identify(vectors)
+        if isinstance(decision, Candidate):
+            pending = self.pending.put(client, {self.engine.identity.tag: vectors})
+            raise UsernameRequired(
+                pending.id,
+                pending.expires_in,
+                "your face is close to an account, but with this many people enrolled that is "
+                "not enough on its own: type your username to finish",
+            )
+        if decision is None:
             raise NotRecognized()
-        best = min(matches, key=lambda m: m.distance)
-        self.store.record_login(best.user_id, time.time())
-        return best
+        self.store.record_login(decision.user_id, time.time())
+        return decision
+
+    def finish_login(self, pending_id: str, username: str, client: str = "") -> Match:
+        """Finish a login that answered UsernameRequired: the same frames, verified 1:1 as
+        ``username``. The pending login is used up whatever the answer.
+
+        :raise PendingLoginInvalid, NotRecognized.
+        """
+        pending = self.pending.take(pending_id, client)
+        vectors = pending.vectors.get(self.engine.identity.tag)
+        if vectors is None:
+            raise NotRecognized()
+        return self._verify(username, vectors)
+
+    def _verify(self, username: str, vectors: NDArray[np.float32]) -> Match:
+        try:
+            user_id = self.store.find_user(username).id
+        except UnknownUser:
+            raise NotRecognized() from None  # never reveal which usernames exist
+        match = self.matcher.verify(user_id, vectors)
+        if match is None:
+            raise NotRecognized()
+        self.store.record_login(match.user_id, time.time())
+        return match
 
     def preview(self, data: bytes) -> Preview:
         image = self.engine.decode(data, frame=True)
@@ -333,7 +354,16 @@ class Accounts:
     def stats(self) -> dict[str, Any]:
         users, faces = self.store.counts()
         manifest = self.index.manifest()
+        gallery = self.matcher.gallery(faces)
         return {
+            "enrolled_faces": gallery.enrolled_faces,
+            "one_to_n_threshold": gallery.threshold,
+            "one_to_one_threshold": self.matcher.threshold,
+            "max_false_identification": self.matcher.max_false_identification,
+            "false_identification": round(gallery.false_identification, 6),
+            "tar_at_threshold": gallery.tar,
+            "threshold_extrapolated": gallery.extrapolated,
+            "calibrated": gallery.calibrated,
             "users": users,
             "faces": faces,
             "index_version": manifest.version if manifest else 0,
@@ -341,8 +371,3 @@ class Accounts:
             "index_built_at": manifest.built_at if manifest else None,
             "fresh_faces": self.index.fresh_count(),
         }
-
-
-def _min_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-    """The smallest Euclidean distance between a row of ``a`` and a row of ``b``."""
-    return float(np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2).min())

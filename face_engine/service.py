@@ -3,6 +3,7 @@ and model, after checking that the stored faces were made by that model."""
 
 from __future__ import annotations
 
+from face_engine import calibration
 from face_engine.accounts import Accounts
 from face_engine.config import Settings
 from face_engine.errors import ModelMismatch
@@ -25,7 +26,14 @@ def open_accounts(settings: Settings, engine: FaceEngine | None = None) -> Accou
     check_model(store, engine.identity)
     index = index_for(store, settings.data.dir / "index", settings.index, engine.identity)
     policy = settings.model
-    matcher = Matcher(store, index, policy.threshold, settings.index.ambiguity_margin)
+    matcher = Matcher(
+        store,
+        index,
+        policy,
+        settings.index.ambiguity_margin,
+        settings.matching.max_false_identification,
+        calibration.load(engine.identity),
+    )
     return Accounts(engine, store, index, matcher, policy, settings.liveness)
 
 

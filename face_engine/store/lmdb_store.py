@@ -108,6 +108,7 @@ class FaceStore:
                     "models": env.open_db(b"models"),
                     "meta": env.open_db(b"meta"),
                     "challenges": env.open_db(b"challenges"),
+                    "pending_logins": env.open_db(b"pending_logins"),
                     "audit": env.open_db(b"audit"),
                 }
                 with env.begin(write=True, db=dbs["meta"]) as txn:
