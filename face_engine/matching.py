@@ -78,7 +78,9 @@ def gallery_for(
     faces = max(enrolled_faces, 1)
     if calibration is None:
         return Gallery(enrolled_faces, one_to_one, 0.0, 0.0, None, False, False)
-    threshold = min(one_to_one, calibration.threshold_for(max_false_identification / faces))
+    threshold = max(
+        0.0, min(one_to_one, calibration.threshold_for(max_false_identification / faces))
+    )
     per_face = calibration.far(threshold)
     return Gallery(
         enrolled_faces,
