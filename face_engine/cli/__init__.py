@@ -38,12 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
         engine_commands,
         gallery_commands,
         index_commands,
+        migrate_commands,
     )
 
     parser = argparse.ArgumentParser(prog="python -m face_engine", description=__doc__)
     parser.add_argument("--config", type=Path, help="config.ini to read (default: the shipped one)")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (detect_commands, engine_commands, gallery_commands, index_commands):
+    for module in (
+        detect_commands,
+        engine_commands,
+        gallery_commands,
+        index_commands,
+        migrate_commands,
+    ):
         module.register(subparsers)
     for name, (_, summary) in TOOLING.items():
         subparsers.add_parser(name, help=f"{summary} (developer tooling in bench/)", add_help=False)
