@@ -23,6 +23,14 @@ def to_rows(rows: ArrayLike, vector: ArrayLike) -> NDArray[np.float32]:
     return cross(rows, np.asarray(vector, np.float32).reshape(1, -1))[:, 0]
 
 
+def pairwise(a: ArrayLike, b: ArrayLike) -> NDArray[np.float32]:
+    """The distance between row i of ``a`` and row i of ``b``, for every i."""
+    x = np.asarray(a, np.float64)
+    y = np.asarray(b, np.float64)
+    squared = (x * x).sum(-1) + (y * y).sum(-1) - 2.0 * (x * y).sum(-1)
+    return np.asarray(np.sqrt(np.maximum(squared, 0.0)), np.float32)
+
+
 def distance(a: ArrayLike, b: ArrayLike) -> float:
     """The distance between two embeddings."""
     return float(cross(a, b)[0, 0])
