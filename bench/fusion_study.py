@@ -12,7 +12,8 @@ genuine attempts:
 - ``mean_embedding``: the distance of the frames' mean embedding, renormalised;
 - ``mean_distance``: the mean of the frames' distances.
 
-Printed: for each target true-accept rate, each rule's false-accept rate (JSON).
+Printed: for each target true-accept rate, each rule's false-accept rate, and each rule's
+equal-error rate (JSON).
 """
 
 from __future__ import annotations
@@ -22,17 +23,21 @@ import dataclasses
 import itertools
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from face_engine.cli.dev_set import embed_dev_set
-from face_engine.config import load_settings
-from face_engine.distance import cross
-from face_engine.matching import fuse
-from face_engine.vision.pipeline import FaceEngine
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from face_engine.cli.dev_set import embed_dev_set  # noqa: E402
+from face_engine.config import load_settings  # noqa: E402
+from face_engine.distance import cross  # noqa: E402
+from face_engine.evaluation import equal_error_rate  # noqa: E402
+from face_engine.matching import fuse  # noqa: E402
+from face_engine.vision.pipeline import FaceEngine  # noqa: E402
+
 RULES = ("any", "mean_embedding", "mean_distance")
 
 
@@ -87,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             row[f"{rule}_far"] = round(float((impostor <= threshold).mean()), 5)
         rows.append(row)
     report["far_at_equal_tar"] = rows
+    report["eer"] = {
+        rule: round(equal_error_rate(genuine, impostor)[0], 5)
+        for rule, (genuine, impostor) in measured.items()
+    }
     print(json.dumps(report, indent=2))
     return 0
 

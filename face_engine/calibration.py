@@ -67,6 +67,8 @@ class Calibration:
 
     def far(self, threshold: float) -> float:
         """The estimated chance that one different person's face is within ``threshold``."""
+        if threshold <= 0.0:
+            return 0.0  # no distance is below 0: nothing is accepted
         below = int(np.searchsorted(np.asarray(self.lowest), threshold, side="left"))
         if below >= MIN_COUNT:
             return below / self.different_pairs
