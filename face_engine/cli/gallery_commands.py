@@ -67,15 +67,17 @@ def open_set(
     thresholds: list[float],
     sizes: list[int],
     seed: int = 0,
-    rounds: int = 200,
+    rounds: int = 100,
+    different: NDArray[np.float64] | None = None,
 ) -> dict[str, Any]:
     """FNIR and FPIR of open-set identification for galleries of ``sizes`` enrolled people.
 
     Per round, half the people with two or more photos are enrolled (one random photo each),
     their other photos are mated searches, and the people left out (every photo) are
     non-mated searches. A gallery of size N is made by resampling: each search meets its
-    mate (if any) and N - 1 others drawn with replacement from the enrolled non-mates it was
-    measured against, so N may exceed the people the set has.
+    mate (if enrolled), the other enrolled people it was measured against, and as many more
+    as N needs drawn with replacement from ``different`` (all the set's different-person
+    distances; default: those among ``people``), so N may exceed the people the set has.
     FNIR(t): mated searches whose mate is not the nearest within t. FPIR(t): non-mated
     searches with anyone within t.
     """
@@ -85,6 +87,10 @@ def open_set(
     from face_engine.distance import cross
 
     d = cross(people, people)
+    if different is None:
+        upper = np.triu(np.ones_like(d, dtype=bool), k=1)
+        different = d[upper & (labels[:, None] != labels[None, :])].astype(np.float64)
+    pool = np.asarray(different, np.float64)
     ts = np.asarray(thresholds)
     result: dict[int, dict[str, NDArray[np.float64]]] = {}
     for size in sizes:
@@ -100,8 +106,9 @@ def open_set(
                     continue
                 row = d[probe, gallery]
                 own = gallery_labels == labels[probe]
-                others = row[~own]
-                drawn = rng.choice(others, size - int(own.any()), replace=True)
+                others = row[~own][: max(size - int(own.any()), 0)]
+                extra = size - int(own.any()) - len(others)
+                drawn = np.concatenate([others, rng.choice(pool, max(extra, 0))])
                 nearest_other = float(drawn.min()) if len(drawn) else 9.0
                 if own.any():
                     mate = float(row[own][0])
@@ -158,7 +165,7 @@ def run_evaluate_gallery(args: argparse.Namespace, settings: Settings) -> int:
         {round(float(t), 3) for t in np.arange(0.05, settings.model.threshold + 0.05, 0.05)}
     )
     thresholds = [g.threshold for g in shipped.values()] + curve
-    measured = open_set(dev.names, dev.people, thresholds, sizes)
+    measured = open_set(dev.names, dev.people, thresholds, sizes, different=dev.distances()[1])
     report: dict[str, Any] = {
         "model": engine.identity.name,
         "max_false_identification": settings.matching.max_false_identification,
