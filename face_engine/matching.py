@@ -41,7 +41,7 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """Close enough to one user for 1:1 but not for 1:N: ask for the username."""
+    """Close enough for 1:1 but not for 1:N (or as close to two users): ask for the username."""
 
     distance: float
     threshold: float
@@ -146,15 +146,16 @@ class Matcher:
 
     def identify(self, vectors: NDArray[np.float32]) -> Match | Candidate | None:
         """1:N on the fused frames: a Match within the gallery's threshold and not
-        ambiguous; a Candidate within 1:1 of one user only; else None."""
+        ambiguous; a Candidate (ask for the username) within 1:1 but not within the gallery's
+        threshold, or within ``ambiguity_margin`` of a second user; else None."""
         fused = fuse(vectors)
         neighbors = self.index.search(fused, k=2)
         if not neighbors or neighbors[0].distance >= self.threshold:
             return None
         best = neighbors[0]
-        if len(neighbors) > 1 and neighbors[1].distance - best.distance < self.ambiguity_margin:
-            return None
         in_force = self.gallery().threshold
+        if len(neighbors) > 1 and neighbors[1].distance - best.distance < self.ambiguity_margin:
+            return Candidate(best.distance, in_force)  # two users alike: the name decides
         if best.distance >= in_force:
             return Candidate(best.distance, in_force)
         return self._match(best.user_id, best.distance)
