@@ -24,7 +24,9 @@ from face_engine import (
     NoFaceFound,
     NotRecognized,
     UnknownClient,
+    PendingLoginInvalid,
     UnknownUser,
+    UsernameRequired,
     UsernameTaken,
 )
 
@@ -46,6 +48,8 @@ STATUS: dict[type[FaceEngineError], int] = {
     InvalidClient: 400,
     UnknownClient: 404,
     ClientExists: 409,
+    UsernameRequired: 401,
+    PendingLoginInvalid: 400,
 }
 
 HTTP_CODES = {
@@ -81,7 +85,9 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, code: str, detail: str, **extra: str) -> tuple[Response | str, int]:
+def error_response(
+    status: int, code: str, detail: str, **extra: str | int
+) -> tuple[Response | str, int]:
     """``{"ok": false, "error": code, "detail": sentence, ...extra}``, or the error page."""
     if wants_json():
         return jsonify({"ok": False, "error": code, "detail": detail, **extra}), status
@@ -97,6 +103,10 @@ def register_error_handlers(app: Flask) -> None:
             return error_response(500, "internal_error", "something went wrong on our side")
         if isinstance(e, LivenessFailed) and e.reason:
             return error_response(status, e.code, e.detail, reason=e.reason)
+        if isinstance(e, UsernameRequired):
+            return error_response(
+                status, e.code, e.detail, pending=e.pending, expires_in=e.expires_in
+            )
         return error_response(status, e.code, e.detail)
 
     @app.errorhandler(ApiError)

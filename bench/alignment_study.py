@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from face_engine.config import load_settings  # noqa: E402
+from face_engine.distance import distance  # noqa: E402
 from face_engine.vision.alignment import BOX_ASPECT, align  # noqa: E402
 from face_engine.vision.facenet import FaceEmbedder  # noqa: E402
 from face_engine.vision.mtcnn.detector import FaceDetector  # noqa: E402
@@ -71,7 +72,7 @@ def pairs(faces_dir: Path, keys: list[str]):
 
 def score(vectors, pairs_csv, same, diff) -> dict:
     def dist(a, b):
-        return float(np.linalg.norm(vectors[a] - vectors[b]))
+        return distance(vectors[a], vectors[b])
 
     same_d = np.array([dist(a, b) for a, b in same])
     diff_d = np.array([dist(a, b) for a, b in diff])

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from face_engine import Face, FaceEngine, load_settings  # noqa: E402
+from face_engine.distance import distance  # noqa: E402
 from face_engine.vision import dlib_alignment as da  # noqa: E402
 
 FAR_TARGET = 0.001
@@ -154,7 +155,7 @@ def distances(
     same, diff = [], []
     for x, y, is_same in pairs:
         if x in vectors and y in vectors:
-            (same if is_same else diff).append(float(np.linalg.norm(vectors[x] - vectors[y])))
+            (same if is_same else diff).append(distance(vectors[x], vectors[y]))
     return np.sort(np.array(same)), np.sort(np.array(diff))
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from face_engine.distance import pairwise
 from face_engine.types import ModelIdentity
 
 DIM = 512
@@ -79,14 +80,14 @@ def distance_percentiles(
     n = len(faces.vectors)
     a = rng.integers(0, n, pairs)
     b = rng.integers(0, n, pairs)
-    d = np.linalg.norm(faces.vectors[a] - faces.vectors[b], axis=1)
+    d = pairwise(faces.vectors[a], faces.vectors[b])
     diff = d[faces.identity[a] != faces.identity[b]]
     ids = faces.identity
     identities = int(ids.max()) + 1
     same_a = rng.integers(0, n, pairs)
     same_b = (same_a + identities * rng.integers(1, 4, pairs)) % n
     ok = (ids[same_a] == ids[same_b]) & (same_a != same_b)
-    same = np.linalg.norm(faces.vectors[same_a[ok]] - faces.vectors[same_b[ok]], axis=1)
+    same = pairwise(faces.vectors[same_a[ok]], faces.vectors[same_b[ok]])
 
     def pct(x: np.ndarray) -> dict:
         if not len(x):

@@ -23,19 +23,43 @@ from face_engine.errors import (
     NoFaceFound,
     NotRecognized,
     UnknownUser,
+    UsernameRequired,
     UsernameTaken,
 )
 from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck
 from face_engine.index.face_index import FaceIndex, IndexManifest
-from face_engine.matching import Match, Matcher
+from face_engine.matching import Candidate, Match, Matcher
 from face_engine.store.audit_log import AuditLog
 from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.pending_logins import PendingLogins
 from face_engine.store.records import User
-from face_engine.types import BGRImage, EmbeddedFace, Face
+from face_engine.types import BGRImage, Face
 from face_engine.usernames import normalise_username
+from face_engine.vision.embedding import Embedder
 from face_engine.vision.pipeline import FaceEngine
 
 REBUILD_JOB = "rebuild_job"
+Items = list[tuple[BGRImage, Face]]
+"""Found faces with the images they are in, to embed with one model or two."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Migration:
+    """Moving to the engine's model from an older one (``[embedder] migrate_from``): the old
+    model's embedder and its matcher (on the old model's faces and index) decide; the
+    engine's model's faces are stored beside them at registration and at each user's first
+    login."""
+
+    embedder: Embedder
+    matcher: Matcher
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Attempt:
+    """The faces of one login or registration: per model tag, the (N, dim) embeddings."""
+
+    vectors: dict[str, NDArray[np.float32]]
+    scores: list[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +82,16 @@ class Accounts:
         matcher: Matcher,
         policy: ModelConfig,
         liveness: LivenessConfig,
+        migration: Migration | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self.index = index
         self.matcher = matcher
+        self.migration = migration
+        # Who decides: the old model's matcher while a migration keeps it.
+        self.decider = migration.matcher if migration else matcher
+        self.deciding = migration.embedder.identity if migration else engine.identity
         self.policy = policy
         self.liveness = liveness
         self.challenges = Challenges(store, liveness)
@@ -70,6 +99,7 @@ class Accounts:
             store, store.config.audit_max_entries, store.config.audit_days * 86400.0
         )
         self.head_turn = HeadTurnCheck(engine, liveness)
+        self.pending = PendingLogins(store, liveness.challenge_seconds)
 
     def challenge(self, client: str) -> Challenge:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
@@ -82,8 +112,8 @@ class Accounts:
         except FaceEngineError as e:
             raise type(e)(f"image {number}: {e.detail}") from e
 
-    def _photo_faces(self, images: list[bytes]) -> list[EmbeddedFace]:
-        """The dominant face of each photo, embedded in one batch; errors name the photo."""
+    def _photo_faces(self, images: list[bytes]) -> Items:
+        """The dominant face of each photo; errors name the photo."""
         found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
             image = self._decode(number, data, frame=False)
@@ -91,11 +121,11 @@ class Accounts:
                 found.append((image, self.engine.find_dominant(image)))
             except FaceEngineError as e:
                 raise type(e)(f"image {number}: {e.detail}") from e
-        return self.engine.embed_many(found)
+        return found
 
-    def _frame_faces(self, images: list[bytes]) -> list[EmbeddedFace]:
+    def _frame_faces(self, images: list[bytes]) -> Items:
         """Login frames without a challenge: frames without a face are skipped, a frame with
-        two faces refuses the login; embedded in one batch."""
+        two faces refuses the login."""
         found: list[tuple[BGRImage, Face]] = []
         for number, data in enumerate(images, start=1):
             image = self._decode(number, data, frame=True)
@@ -109,26 +139,48 @@ class Accounts:
                 ) from e
         if not found:
             raise NoFaceFound("no face was found in any frame")
-        return self.engine.embed_many(found)
+        return found
 
-    def _challenge_faces(
-        self, images: list[bytes], challenge_id: str, client: str
-    ) -> list[EmbeddedFace]:
-        """The faces of a passed head-turn challenge: the frames must show one live person
-        turning as asked (LivenessFailed), and the same person throughout."""
+    def _challenge_faces(self, images: list[bytes], challenge_id: str, client: str) -> Items:
+        """The identity faces of a passed head-turn challenge: the frames must show one live
+        person turning as asked (LivenessFailed)."""
         challenge = self.challenges.take(challenge_id, client)
         frames = [
             self._decode(number, data, frame=True) for number, data in enumerate(images, start=1)
         ]
-        turn = self.head_turn.check(frames, challenge.steps)
-        faces = self.engine.embed_many(turn.identity)
-        vectors = np.stack([f.embedding for f in faces])
-        if self.engine.distances(vectors).max() >= self.policy.register_threshold:
-            raise LivenessFailed(
-                "the face changed during the challenge: only one person may be in view",
-                reason="faces_differ",
-            )
-        return faces
+        return self.head_turn.check(frames, challenge.steps).identity
+
+    def _attempt(
+        self, images: list[bytes], challenge_id: str | None, client: str, *, login: bool
+    ) -> Attempt:
+        """The faces of a login or registration, embedded in one batch per model (two during
+        a migration), after checking that they show one person throughout.
+
+        :raise ChallengeRequired (the flow needs a challenge), LivenessFailed (reason
+            faces_differ when the face changed during a challenge), FacesDiffer.
+        """
+        if challenge_id:
+            items = self._challenge_faces(images, challenge_id, client)
+        elif self.liveness.login if login else self.liveness.register:
+            raise ChallengeRequired()
+        else:
+            items = self._frame_faces(images) if login else self._photo_faces(images)
+        faces = self.engine.embed_many(items)
+        vectors = {self.engine.identity.tag: np.stack([f.embedding for f in faces])}
+        if self.migration is not None:
+            old = self.migration.embedder
+            vectors[old.identity.tag] = old.embed_chips([old.chip(i, f) for i, f in items])
+        attempt = Attempt(vectors, [f.score for f in faces])
+        if not self.decider.one_person(attempt.vectors[self.deciding.tag]):
+            if challenge_id:
+                raise LivenessFailed(
+                    "the face changed during the challenge: only one person may be in view",
+                    reason="faces_differ",
+                )
+            if login:
+                raise FacesDiffer("the frames do not all show the same person")
+            raise FacesDiffer()
+        return attempt
 
     def register(
         self,
@@ -152,33 +204,29 @@ class Accounts:
             pass  # free; the write transaction checks again
         else:
             raise UsernameTaken(f"the username {username!r} is already registered")
-        if challenge_id:
-            faces = self._challenge_faces(images, challenge_id, client)
-        elif self.liveness.register:
-            raise ChallengeRequired()
-        else:
-            faces = self._photo_faces(images)
-        policy = self.policy
-        vectors = np.stack([f.embedding for f in faces])
-        if len(faces) > 1 and self.engine.distances(vectors).max() >= policy.register_threshold:
-            raise FacesDiffer()
+        attempt = self._attempt(images, challenge_id, client, login=False)
+        vectors = attempt.vectors[self.deciding.tag]
         # Faces stored after this point are compared inside the write transaction itself, so
         # two registrations of one face racing each other cannot both pass.
         checked_through = self.store.last_face_id()
-        if any(self.matcher.is_registered(v, policy.duplicate_threshold) for v in vectors):
+        within = self.decider.duplicate_threshold()
+        if self.decider.is_registered(vectors, within):
             raise FaceAlreadyRegistered()
 
         def refuse_duplicates(stored: NDArray[np.float32]) -> None:
-            if len(stored) and _min_distance(stored, vectors) < policy.duplicate_threshold:
+            if self.decider.duplicates(stored, vectors, within):
                 raise FaceAlreadyRegistered()
 
-        return self.store.create_user(
+        user = self.store.create_user(
             username,
-            [(f.embedding, f.score) for f in faces],
-            self.engine.identity,
+            list(zip(vectors, attempt.scores, strict=True)),
+            self.deciding,
             guard=refuse_duplicates,
             checked_through=checked_through,
         )
+        if self.migration is not None:
+            self._migrate(user.id, attempt)
+        return user
 
     def login(
         self,
@@ -190,44 +238,90 @@ class Accounts:
         """Recognise the person among everyone (1:N), or only as ``username`` (1:1): from the
         frames of a passed head-turn challenge, or, with ``[liveness] login`` off, from 1 to 5
         frames (frames without a face skipped). Every frame with a face must show the same
-        one person. Faces are embedded in one batch; matching stops at the first face that
-        matches with a clear margin.
+        one person; the frames are judged together (``matching.fuse``), never "any frame".
+
+        A face close to one user but not close enough for 1:N with this many people enrolled
+        raises UsernameRequired: ``finish_login`` with its ``pending`` id and the username
+        verifies the same frames 1:1.
 
         :raise NoFaceFound (no frame has a face), MultipleFaces, FacesDiffer (the frames show
-            different people), ImageDecodeError, NotRecognized, ChallengeRequired,
-            ChallengeInvalid, LivenessFailed.
+            different people), ImageDecodeError, NotRecognized, UsernameRequired,
+            ChallengeRequired, ChallengeInvalid, LivenessFailed.
         """
-        if challenge_id:
-            faces = self._challenge_faces(images, challenge_id, client)
-        elif self.liveness.login:
-            raise ChallengeRequired()
-        else:
-            faces = self._frame_faces(images)
-            vectors = np.stack([f.embedding for f in faces])
-            if len(faces) > 1 and self.engine.distances(vectors).max() >= self.engine.threshold:
-                raise FacesDiffer("the frames do not all show the same person")
-        user_id = None
+        attempt = self._attempt(images, challenge_id, client, login=True)
         if username:
-            try:
-                user_id = self.store.find_user(username).id
-            except UnknownUser:
-                raise NotRecognized() from None  # never reveal which usernames exist
-        matches: list[Match] = []
-        for face in faces:
-            if user_id is not None:
-                match = self.matcher.verify(user_id, face.embedding)
-            else:
-                match = self.matcher.identify(face.embedding)
-            if match is None:
-                continue
-            matches.append(match)
-            if match.distance < self.engine.threshold - self.matcher.ambiguity_margin:
-                break  # a clear match: the other frames would not change the answer
-        if not matches or len({m.user_id for m in matches}) > 1:
+            return self._verify(username, attempt)
+        decision = self.decider.identify(attempt.vectors[self.deciding.tag])
+        if isinstance(decision, Candidate):
+            pending = self.pending.put(client, attempt.vectors)
+            raise UsernameRequired(
+                pending.id,
+                pending.expires_in,
+                "your face is close to an account, but with this many people enrolled that is "
+                "not enough on its own: type your username to finish",
+            )
+        if decision is None:
             raise NotRecognized()
-        best = min(matches, key=lambda m: m.distance)
-        self.store.record_login(best.user_id, time.time())
-        return best
+        return self._logged_in(decision, attempt)
+
+    def finish_login(self, pending_id: str, username: str, client: str = "") -> Match:
+        """Finish a login that answered UsernameRequired: the same frames, verified 1:1 as
+        ``username``. The pending login is used up whatever the answer.
+
+        :raise PendingLoginInvalid, NotRecognized.
+        """
+        pending = self.pending.take(pending_id, client)
+        if self.deciding.tag not in pending.vectors:
+            raise NotRecognized()  # made before a change of model
+        count = len(pending.vectors[self.deciding.tag])
+        return self._verify(username, Attempt(pending.vectors, [1.0] * count))
+
+    def _verify(self, username: str, attempt: Attempt) -> Match:
+        try:
+            user_id = self.store.find_user(username).id
+        except UnknownUser:
+            raise NotRecognized() from None  # never reveal which usernames exist
+        match = self.decider.verify(user_id, attempt.vectors[self.deciding.tag])
+        if match is None:
+            raise NotRecognized()
+        return self._logged_in(match, attempt)
+
+    def _logged_in(self, match: Match, attempt: Attempt) -> Match:
+        self.store.record_login(match.user_id, time.time())
+        if self.migration is not None and not self._has_faces_of(match.user_id):
+            self._migrate(match.user_id, attempt)
+        return match
+
+    def _has_faces_of(self, user_id: int) -> bool:
+        """Whether ``user_id`` has faces of the engine's (new) model."""
+        refs = {ref for ref, m in self.store.models().items() if m == self.engine.identity}
+        return any(face.model_ref in refs for face in self.store.faces_of(user_id))
+
+    def _migrate(self, user_id: int, attempt: Attempt) -> None:
+        """Store the engine's model's faces of ``attempt`` for ``user_id``."""
+        new = attempt.vectors.get(self.engine.identity.tag)
+        if new is None:
+            return
+        faces = list(zip(new, attempt.scores, strict=True))
+        try:
+            self.store.add_faces(user_id, faces, self.engine.identity)
+        except UnknownUser:
+            pass  # deleted meanwhile
+
+    def migration_status(self) -> dict[str, Any] | None:
+        """During a migration: the models and how many users have the new model's faces."""
+        if self.migration is None:
+            return None
+        refs = {ref for ref, m in self.store.models().items() if m == self.engine.identity}
+        users: set[int] = set()
+        for ref, owners in self.store.users_by_model().items():
+            if ref in refs:
+                users |= owners
+        return {
+            "from": self.deciding.name,
+            "to": self.engine.identity.name,
+            "migrated_users": len(users),
+        }
 
     def preview(self, data: bytes) -> Preview:
         image = self.engine.decode(data, frame=True)
@@ -333,7 +427,17 @@ class Accounts:
     def stats(self) -> dict[str, Any]:
         users, faces = self.store.counts()
         manifest = self.index.manifest()
+        gallery = self.decider.gallery(faces)
         return {
+            "migration": self.migration_status(),
+            "enrolled_faces": gallery.enrolled_faces,
+            "one_to_n_threshold": gallery.threshold,
+            "one_to_one_threshold": self.decider.threshold,
+            "max_false_identification": self.decider.max_false_identification,
+            "false_identification": round(gallery.false_identification, 6),
+            "tar_at_threshold": gallery.tar,
+            "threshold_extrapolated": gallery.extrapolated,
+            "calibrated": gallery.calibrated,
             "users": users,
             "faces": faces,
             "index_version": manifest.version if manifest else 0,
@@ -341,8 +445,3 @@ class Accounts:
             "index_built_at": manifest.built_at if manifest else None,
             "fresh_faces": self.index.fresh_count(),
         }
-
-
-def _min_distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-    """The smallest Euclidean distance between a row of ``a`` and a row of ``b``."""
-    return float(np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2).min())

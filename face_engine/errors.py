@@ -82,6 +82,24 @@ class ChallengeInvalid(FaceEngineError):
     message = "this challenge is unknown, used, expired or another client's: ask for a new one"
 
 
+class UsernameRequired(FaceEngineError):
+    """The face is close to one user but, with this many people enrolled, not close enough to
+    know who without a name: send ``pending`` with the username (1:1, the same frames)."""
+
+    code = "username_required"
+    message = "type your username to finish logging in"
+
+    def __init__(self, pending: str, expires_in: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.pending = pending
+        self.expires_in = expires_in
+
+
+class PendingLoginInvalid(FaceEngineError):
+    code = "pending_login_invalid"
+    message = "this login is unknown, used, expired or another client's: log in again"
+
+
 class LivenessFailed(FaceEngineError):
     """The frames did not show one live person turning as asked; ``reason`` is a short code."""
 

@@ -1,16 +1,20 @@
 """Putting the service together: one Accounts per process on the configured store, index
-and model, after checking that the stored faces were made by that model."""
+and model, after checking that the stored faces were made by that model (or, during a
+migration, by the model it is moving from)."""
 
 from __future__ import annotations
 
-from face_engine.accounts import Accounts
-from face_engine.config import Settings
+import dataclasses
+
+from face_engine import calibration
+from face_engine.accounts import Accounts, Migration
+from face_engine.config import EmbedderConfig, Settings
 from face_engine.errors import ModelMismatch
-from face_engine.index.face_index import index_for
+from face_engine.index.face_index import FaceIndex, index_for
 from face_engine.matching import Matcher
 from face_engine.store.lmdb_store import FaceStore
 from face_engine.types import ModelIdentity
-from face_engine.vision.embedding import model_identity
+from face_engine.vision.embedding import load_embedder, model_identity
 from face_engine.vision.pipeline import FaceEngine
 
 
@@ -18,39 +22,75 @@ def open_accounts(settings: Settings, engine: FaceEngine | None = None) -> Accou
     """Accounts on the store under ``<data>/lmdb`` and the model's index under ``<data>/index``.
 
     ``engine``: an already loaded FaceEngine to share (tests); else the models are loaded.
+    With ``[embedder] migrate_from``, the old model is loaded too and decides (``Migration``).
     :raise ModelMismatch: the store holds faces of another model (see ``check_model``).
     """
     engine = engine or FaceEngine(settings)
     store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    check_model(store, engine.identity)
+    old = old_embedder_config(settings)
+    check_model(store, engine.identity, model_identity(old) if old else None)
     index = index_for(store, settings.data.dir / "index", settings.index, engine.identity)
-    policy = settings.model
-    matcher = Matcher(store, index, policy.threshold, settings.index.ambiguity_margin)
-    return Accounts(engine, store, index, matcher, policy, settings.liveness)
+    matcher = matcher_for(settings, store, index, engine.identity.name, engine.identity)
+    migration = None
+    if old is not None:
+        embedder = load_embedder(old, settings.alignment, settings.data.dir / "models")
+        old_index = index_for(store, settings.data.dir / "index", settings.index, embedder.identity)
+        old_matcher = matcher_for(settings, store, old_index, old.model, embedder.identity)
+        migration = Migration(embedder, old_matcher)
+    return Accounts(engine, store, index, matcher, settings.model, settings.liveness, migration)
+
+
+def matcher_for(
+    settings: Settings, store: FaceStore, index: FaceIndex, name: str, model: ModelIdentity
+) -> Matcher:
+    """The matcher of model ``name``: its thresholds, its calibration, the gallery target."""
+    thresholds = settings.model if name == settings.embedder.model else settings.thresholds_of(name)
+    return Matcher(
+        store,
+        index,
+        thresholds,
+        settings.index.ambiguity_margin,
+        settings.matching.max_false_identification,
+        calibration.load(model),
+    )
+
+
+def old_embedder_config(settings: Settings) -> EmbedderConfig | None:
+    """The model a migration moves from, as an embedder configuration; None if none."""
+    old = settings.embedder.migrate_from
+    if old is None:
+        return None
+    chosen: object = old  # EmbedderConfig checked it is a model it knows
+    return dataclasses.replace(settings.embedder, model=chosen, migrate_from=None)  # type: ignore[arg-type]
 
 
 def check_stored_model(settings: Settings) -> ModelIdentity:
     """The configured model, after checking that the store holds no faces of another model
     (cheap: hashes the weights file, loads no network). :raise ModelMismatch, StoreOutdated."""
     model = model_identity(settings.embedder)
+    old = old_embedder_config(settings)
     store = FaceStore(settings.data.dir / "lmdb", settings.store)
     try:
-        check_model(store, model)
+        check_model(store, model, model_identity(old) if old else None)
     finally:
         store.close()
     return model
 
 
-def check_model(store: FaceStore, model: ModelIdentity) -> None:
-    """ModelMismatch when ``store`` holds faces made by a model other than ``model``: their
-    vectors cannot be compared with the new model's, and photos are not kept to redo them."""
+def check_model(
+    store: FaceStore, model: ModelIdentity, migrating_from: ModelIdentity | None = None
+) -> None:
+    """ModelMismatch when ``store`` holds faces made by a model other than ``model`` (and
+    ``migrating_from``, during a migration): their vectors cannot be compared with the new
+    model's, and photos are not kept to redo them."""
+    accepted = {model, migrating_from} - {None}
     models = store.models()
-    if all(known == model for known in models.values()):
+    if all(known in accepted for known in models.values()):
         return  # the common case: no face header needs reading
     others = [
         (models[ref], count)
         for ref, count in store.face_counts_by_model().items()
-        if count and ref in models and models[ref] != model
+        if count and ref in models and models[ref] not in accepted
     ]
     if not others:
         return
@@ -65,6 +105,7 @@ def check_model(store: FaceStore, model: ModelIdentity) -> None:
     raise ModelMismatch(
         f"{count} stored faces in {store.path} were made by {what}. Faces of two models cannot "
         f"be compared and photos are not stored. Either set [embedder] model = {known.name} "
-        "(FACE_LOGIN_EMBEDDER_MODEL) to keep them, or point [data] dir (FACE_LOGIN_DATA) at a "
-        "new folder and have people register again."
+        "(FACE_LOGIN_EMBEDDER_MODEL) to keep them, or set [embedder] migrate_from = "
+        f"{known.name} to move users to {model.name} as they log in (README), or point [data] "
+        "dir (FACE_LOGIN_DATA) at a new folder and have people register again."
     )

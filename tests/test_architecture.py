@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import ROOT
 
 # Room (path prefix under face_engine/) -> the face_engine modules it may import.
-BASE = ("face_engine.config", "face_engine.types", "face_engine.errors")
+BASE = ("face_engine.config", "face_engine.types", "face_engine.errors", "face_engine.distance")
 RULES = {
     "face_engine/vision/": (*BASE, "face_engine.vision"),
     "face_engine/liveness/": (*BASE, "face_engine.liveness"),
@@ -21,7 +21,14 @@ RULES = {
     "face_engine/config/": ("face_engine.config",),
     "face_engine/types.py": (),
     "face_engine/errors.py": (),
-    "face_engine/matching.py": (*BASE, "face_engine.store", "face_engine.index"),
+    "face_engine/distance.py": (),
+    "face_engine/calibration.py": ("face_engine.types",),
+    "face_engine/matching.py": (
+        *BASE,
+        "face_engine.calibration",
+        "face_engine.store",
+        "face_engine.index",
+    ),
     "face_engine/provider/": (*BASE, "face_engine.store", "face_engine.provider"),
     "face_engine/head_turn.py": (
         *BASE,

@@ -116,13 +116,21 @@ def register() -> ResponseReturnValue:
 @limiter.limit(limit_from_config("LOGIN_RATE_LIMIT"))
 def login() -> ResponseReturnValue:
     """Recognise the frames of a head-turn challenge (or, with liveness off for login, 1-5
-    frames) among everyone (1:N), or verify them as ``username`` (1:1)."""
+    frames) among everyone (1:N), or verify them as ``username`` (1:1). A 401
+    ``username_required`` carries ``pending``: post it back with ``username`` (no frames)
+    to finish 1:1 on the same frames."""
     with audited("login") as attempt:
         username = form_text("username", 200) or None
-        challenge_id = form_text("challenge", 100) or None
-        images = image_files(_frame_limit())
+        pending = form_text("pending", 100) or None
         accounts = get_accounts()
-        match = accounts.login(images, username, challenge_id, _client())
+        if pending:  # the username step after a 401 username_required: no new frames
+            if not username:
+                raise ApiError(400, "invalid_username", "a username is required")
+            match = accounts.finish_login(pending, username, _client())
+        else:
+            challenge_id = form_text("challenge", 100) or None
+            images = image_files(_frame_limit())
+            match = accounts.login(images, username, challenge_id, _client())
         attempt["match"] = match
     _log_in(accounts.user(match.user_id))
     return jsonify(

@@ -33,12 +33,26 @@ def emit(obj: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from face_engine.cli import detect_commands, engine_commands, index_commands, oidc_commands
+    from face_engine.cli import (
+        detect_commands,
+        engine_commands,
+        gallery_commands,
+        index_commands,
+        migrate_commands,
+        oidc_commands,
+    )
 
     parser = argparse.ArgumentParser(prog="python -m face_engine", description=__doc__)
     parser.add_argument("--config", type=Path, help="config.ini to read (default: the shipped one)")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (detect_commands, engine_commands, index_commands, oidc_commands):
+    for module in (
+        detect_commands,
+        engine_commands,
+        gallery_commands,
+        index_commands,
+        migrate_commands,
+        oidc_commands,
+    ):
         module.register(subparsers)
     for name, (_, summary) in TOOLING.items():
         subparsers.add_parser(name, help=f"{summary} (developer tooling in bench/)", add_help=False)

@@ -24,10 +24,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     compare.set_defaults(func=run_compare)
 
     evaluate = subparsers.add_parser("evaluate", help="verification accuracy on labelled pairs")
-    evaluate.add_argument("pairs_csv", type=Path, help="CSV with columns file_x,file_y,same")
+    evaluate.add_argument(
+        "pairs_csv", type=Path, nargs="?", help="CSV with columns file_x,file_y,same"
+    )
     evaluate.add_argument("--root", type=Path, help="folder the CSV's paths are relative to")
     evaluate.add_argument("--threshold", type=float, help="default: the model's threshold")
     evaluate.add_argument("--plot", type=Path, help="write distance histograms to this PNG")
+    evaluate.add_argument(
+        "--gallery",
+        type=Path,
+        metavar="DEV",
+        help="open-set identification (FNIR, FPIR) on a development set folder instead",
+    )
+    evaluate.add_argument(
+        "--size",
+        type=int,
+        action="append",
+        help="enrolled people for --gallery (repeatable; default 50 and 1000)",
+    )
+    evaluate.add_argument(
+        "--faces-per-user",
+        type=int,
+        default=3,
+        help="faces a registration stores, for the 1:N threshold in force (default 3)",
+    )
     _model_option(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
@@ -123,6 +143,12 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
     from face_engine.evaluation import summarise
 
+    if args.gallery:
+        from face_engine.cli.gallery_commands import run_evaluate_gallery
+
+        return run_evaluate_gallery(args, settings)
+    if args.pairs_csv is None:
+        raise ValueError("give a pairs CSV, or --gallery with a development set folder")
     same, different, counts, model_threshold = pair_distances(args, settings)
     threshold = args.threshold if args.threshold is not None else model_threshold
     result = summarise(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -70,6 +71,19 @@ class EmbedderConfig:
     # FaceNet only: also embed the mirrored face and average.
     flip: bool = False
     threads: int = 2
+    # Moving to ``model`` from another one without losing users (README, Changing the model):
+    # the old model's faces are kept and decide logins; each login also stores ``model``'s
+    # faces; ``python -m face_engine drop-old-faces`` ends it. Empty: no migration.
+    migrate_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.migrate_from is None:
+            return
+        names = typing.get_args(typing.get_type_hints(EmbedderConfig)["model"])
+        if self.migrate_from not in names:
+            raise ValueError(f"migrate_from must be empty or one of {', '.join(names)}")
+        if self.migrate_from == self.model:
+            raise ValueError("migrate_from names the model itself")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,22 @@ def _dlib_defaults() -> ModelConfig:
 
 def _facenet_defaults() -> ModelConfig:
     return ModelConfig(threshold=0.56, register_threshold=1.07, duplicate_threshold=0.56)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingConfig:
+    """1:N decisions that know the gallery (docs/recognition.md, "Strangers and gallery size").
+
+    max_false_identification: the chance, per login attempt, that a person who is not
+    enrolled is logged in as someone. The 1:N threshold follows from it and the number of
+    enrolled faces; a face close to one user but not that close is asked for a username.
+    """
+
+    max_false_identification: float = 0.001
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.max_false_identification < 1.0:
+            raise ValueError("max_false_identification must be between 0 and 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,10 +240,16 @@ class Settings:
     dlib: ModelConfig = field(default_factory=_dlib_defaults)
     facenet: ModelConfig = field(default_factory=_facenet_defaults)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
     liveness: LivenessConfig = field(default_factory=LivenessConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     oidc: OidcConfig = field(default_factory=OidcConfig)
+
+    def thresholds_of(self, name: str) -> ModelConfig:
+        """Model ``name``'s thresholds ([dlib], [facenet], ...), as configured."""
+        chosen: ModelConfig = getattr(self, name)
+        return chosen
 
     @property
     def model(self) -> ModelConfig:

@@ -24,6 +24,7 @@ from annoy import AnnoyIndex
 from numpy.typing import NDArray
 
 from face_engine.config import IndexConfig
+from face_engine.distance import to_rows
 
 PCA_SAMPLE = 100_000
 Rows = NDArray[np.int64]
@@ -158,7 +159,7 @@ class ProjectedAnnoySearcher:
         rows, _ = self.trees.search(projected, max(k, self.candidates))
         assert self.vectors is not None, "searched after close()"
         rows = np.sort(rows)  # ascending rows read the memory map sequentially
-        dists = np.linalg.norm(self.vectors[rows] - vector, axis=1).astype(np.float32)
+        dists = to_rows(self.vectors[rows], vector)
         order = np.argsort(dists)[:k]
         return rows[order], dists[order]
 

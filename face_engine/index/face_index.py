@@ -39,6 +39,7 @@ from typing import Literal, overload
 import numpy as np
 
 from face_engine.config import IndexConfig
+from face_engine.distance import to_rows
 from face_engine.index.ann import AnnSearcher, build_ann, open_ann
 from face_engine.store.lmdb_store import FaceStore
 from face_engine.types import Embedding, ModelIdentity
@@ -116,7 +117,7 @@ class FaceIndex:
                 candidates[face_id] = min(float(dist), candidates.get(face_id, 9.0))
         fresh = self._fresh_faces(after)
         if len(fresh.face_ids):
-            dists = np.linalg.norm(fresh.vectors - vector, axis=1)
+            dists = to_rows(fresh.vectors, vector)
             for face_id, dist in zip(fresh.face_ids, dists, strict=True):
                 candidates[int(face_id)] = float(dist)
         owners = self.store.face_owners(list(candidates))  # deleted faces drop out here

@@ -109,6 +109,7 @@ class FaceStore:
                     "models": env.open_db(b"models"),
                     "meta": env.open_db(b"meta"),
                     "challenges": env.open_db(b"challenges"),
+                    "pending_logins": env.open_db(b"pending_logins"),
                     "audit": env.open_db(b"audit"),
                     "oidc": env.open_db(b"oidc"),
                 }
@@ -357,6 +358,61 @@ class FaceStore:
 
         self.db("faces")
         return self.read(count)
+
+    def add_faces(
+        self, user_id: int, faces: Sequence[tuple[Embedding, float]], model: ModelIdentity
+    ) -> int:
+        """Add faces (vector, detection score) of ``model`` to an existing user (a model
+        migration); how many were added. UnknownUser if the user is gone."""
+        now = time.time()
+        vectors = [(np.asarray(v, np.float32), float(s)) for v, s in faces]
+
+        def add(txn: lmdb.Transaction) -> int:
+            if txn.get(key(user_id), db=self._dbs["users"]) is None:
+                raise UnknownUser()
+            ref = self._model_ref(txn, model)
+            for vector, score in vectors:
+                face_id = self.bump(txn, b"next_face_id")
+                record = encode_face(user_id, vector, now, score, ref, model.dim)
+                txn.put(key(face_id), record, db=self._dbs["faces"])
+                txn.put(key(user_id), key(face_id), db=self._dbs["user_faces"])
+            return len(vectors)
+
+        return self.write(add)
+
+    def users_by_model(self) -> dict[int, set[int]]:
+        """Model ref -> the users with at least one face made by it (reads every header)."""
+
+        def collect(txn: lmdb.Transaction) -> dict[int, set[int]]:
+            users: dict[int, set[int]] = {}
+            with txn.cursor(db=self._dbs["faces"]) as cursor:
+                for raw in cursor.iternext(keys=False, values=True):
+                    user_id, _, _, ref = face_header(raw)
+                    users.setdefault(ref, set()).add(user_id)
+            return users
+
+        self.db("faces")
+        return self.read(collect)
+
+    def drop_model_faces(self, model: ModelIdentity) -> int:
+        """Delete every face made by ``model`` (the end of a migration); how many."""
+
+        def drop(txn: lmdb.Transaction) -> int:
+            with txn.cursor(db=self._dbs["models"]) as cursor:
+                refs = {unkey(k) for k, v in cursor if model_from_json(v) == model}
+            doomed: list[tuple[bytes, int]] = []
+            with txn.cursor(db=self._dbs["faces"]) as cursor:
+                for k, raw in cursor:
+                    user_id, _, _, ref = face_header(raw)
+                    if ref in refs:
+                        doomed.append((bytes(k), user_id))
+            for face_key, user_id in doomed:
+                txn.delete(face_key, db=self._dbs["faces"])
+                txn.delete(key(user_id), face_key, db=self._dbs["user_faces"])
+            return len(doomed)
+
+        self.db("faces")
+        return self.write(drop)
 
     def face_owners(self, face_ids: Sequence[int]) -> dict[int, int]:
         """{face id: user id} for those of ``face_ids`` that still exist."""

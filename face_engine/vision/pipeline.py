@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from face_engine.config import Settings
+from face_engine.distance import distance, within
 from face_engine.errors import MultipleFaces, NoFaceFound
 from face_engine.types import BGRImage, EmbeddedFace, Embedding, Face, ModelIdentity
 from face_engine.vision.decoding import decode_image
@@ -126,11 +127,10 @@ class FaceEngine:
 
     @staticmethod
     def distance(a: Embedding, b: Embedding) -> float:
-        """Euclidean distance between two unit embeddings, in [0, 2]."""
-        return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
+        """Euclidean distance between two unit embeddings, in [0, 2] (``face_engine.distance``)."""
+        return distance(a, b)
 
     @staticmethod
     def distances(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-        """(N, N) Euclidean distances between the rows of ``vectors``."""
-        gram = np.clip(vectors @ vectors.T, -1.0, 1.0)
-        return np.asarray(np.sqrt(np.maximum(2.0 - 2.0 * gram, 0.0)), np.float32)
+        """(N, N) distances between the rows of ``vectors``."""
+        return within(vectors)

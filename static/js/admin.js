@@ -56,6 +56,23 @@
     document.getElementById("index-version").textContent = s.index_version;
     document.getElementById("index-age").textContent = age(s.index_age_seconds);
     document.getElementById("fresh-count").textContent = s.fresh_faces;
+    const percent = (v, digits) => (v === null || v === undefined ? "–" : (100 * v).toFixed(digits) + "%");
+    const chance = (v) => (v > 0 ? (100 * v).toPrecision(2) + "% (1 in " + Math.round(1 / v).toLocaleString("en") + ")" : "0%");
+    document.getElementById("enrolled-faces").textContent = s.enrolled_faces;
+    document.getElementById("one-to-n").textContent =
+      s.one_to_n_threshold.toFixed(3) + (s.threshold_extrapolated ? " (from the tail model)" : "");
+    document.getElementById("one-to-one").textContent = s.one_to_one_threshold.toFixed(3);
+    document.getElementById("false-identification").textContent = s.calibrated
+      ? chance(s.false_identification) + " per attempt; target " + chance(s.max_false_identification)
+      : "not calibrated for this model";
+    document.getElementById("tar-1n").textContent = percent(s.tar_at_threshold, 1);
+    if (s.migration) {
+      const m = s.migration;
+      document.getElementById("migrated").textContent =
+        m.migrated_users + " of " + s.users + " (" + m.to + ", from " + m.from + ")";
+      document.getElementById("migrated").hidden = false;
+      document.getElementById("migrated-label").hidden = false;
+    }
     loadAudit();
     const users = await api("GET", "/api/admin/users", { token });
     const tbody = document.getElementById("users");

@@ -23,6 +23,8 @@ const MESSAGES = {
   admin_disabled: "Admin is disabled: no admin token is configured on the server.",
   challenge_invalid: "That head-turn check expired or was already used. Try again.",
   challenge_required: "This page is out of date. Reload it and try again.",
+  username_required: "Almost there: type your username to finish.",
+  pending_login_invalid: "That login expired or was already finished. Start again.",
 };
 
 async function api(method, url, { body, token } = {}) {

@@ -288,3 +288,45 @@ def test_what_the_login_page_says_without_a_live_turn(
     shot(page, "login-no-face-dark")
     assert page.errors == []
     browser.close()
+
+
+def test_the_username_step_when_the_face_alone_is_not_enough(
+    playwright_instance, liveness_clips, tmp_path
+):
+    """A gallery so large (simulated: a false-identification target of 1e-12, which no
+    face alone meets) that a login without a username is asked for one, and finishes with
+    the frames already taken: no second head turn."""
+    turning = turning_camera(liveness_clips / "intel_female_headturn", tmp_path / "turn.y4m")
+    env = {**LIVE_ENV, "FACE_LOGIN_MATCHING_MAX_FALSE_IDENTIFICATION": "1e-12"}
+    proc, base, _ = start_server(tmp_path / "data", workers=1, extra_env=env)
+    try:
+        browser, page = browser_with_camera(playwright_instance, turning)
+        page.goto(f"{base}/register")
+        page.fill("#username", "bea")
+        page.press("#username", "Enter")
+        assert turn_until_answered(page) == ""
+        page.wait_for_url(f"{base}/account", timeout=30000)
+        page.click("nav [data-logout]")
+        page.wait_for_url(f"{base}/login", timeout=30000)
+        assert turn_until_answered(page) == "username_required"
+        expect(page.locator("#username-step")).to_be_visible()
+        expect(page.locator("#login-form")).to_be_hidden()
+        wait_text(page, "#result", "type your username")
+        shot(page, "login-username-step")
+        page.fill("#step-username", "bea")
+        page.press("#step-username", "Enter")
+        wait_text(page, "#result", "Welcome, bea")
+        shot(page, "login-username-step-welcome")
+        page.wait_for_url(f"{base}/account", timeout=30000)
+        expect(page.locator("#who")).to_have_text("bea")
+        assert page.errors == []
+
+        page.goto(f"{base}/admin")
+        page.fill("#token", ADMIN)
+        page.press("#token", "Enter")
+        expect(page.locator("#enrolled-faces")).not_to_have_text("–")
+        wait_text(page, "#false-identification", "per attempt")
+        shot(page, "admin-gallery")
+        browser.close()
+    finally:
+        stop_server(proc)

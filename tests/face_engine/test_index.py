@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench.synthetic import SYNTHETIC_MODEL, FaceGenerator
-from face_engine.config import IndexConfig, StoreConfig
+from face_engine.config import IndexConfig, ModelConfig, StoreConfig
 from face_engine.index.face_index import FaceIndex
 from face_engine.matching import Match, Matcher
 from face_engine.store.lmdb_store import FaceStore
@@ -27,12 +27,17 @@ def index_dir(tmp_path):
     return tmp_path / "index" / SYNTHETIC_MODEL.tag
 
 
+THRESHOLDS = ModelConfig(THRESHOLD, THRESHOLD, THRESHOLD)
+
+
 def identify(index: FaceIndex, vector, margin: float = 0.05) -> Match | None:
-    return Matcher(index.store, index, THRESHOLD, margin).identify(vector)
+    """1:N with the 1:1 threshold (uncalibrated: the gallery does not tighten it)."""
+    decision = Matcher(index.store, index, THRESHOLDS, margin).identify(vector[None])
+    return decision if isinstance(decision, Match) else None
 
 
 def verify(index: FaceIndex, user_id: int, vector) -> Match | None:
-    return Matcher(index.store, index, THRESHOLD, 0.05).verify(user_id, vector)
+    return Matcher(index.store, index, THRESHOLDS, 0.05).verify(user_id, vector[None])
 
 
 @pytest.fixture
