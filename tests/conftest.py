@@ -34,7 +34,7 @@ def settings():
 
 @pytest.fixture(scope="session")
 def engine(settings, tmp_path_factory):
-    """The real FaceEngine (MTCNN + dlib's ResNet, the default) on the shipped settings, with
+    """The real FaceEngine (MTCNN + SFace, the default) on the shipped settings, with
     its model cache in a temporary folder; loaded once per session."""
     import dataclasses
 
@@ -43,6 +43,26 @@ def engine(settings, tmp_path_factory):
 
     data = DataConfig(tmp_path_factory.mktemp("engine-data"))
     return FaceEngine(dataclasses.replace(settings, data=data))
+
+
+@pytest.fixture(scope="session")
+def dlib_settings(settings, tmp_path_factory):
+    """Shipped settings with ``[embedder] model = dlib`` (its ONNX graph cached in a
+    temporary folder)."""
+    import dataclasses
+
+    from face_engine.config import DataConfig, load_settings
+
+    chosen = load_settings(ROOT / "config.ini", {"FACE_LOGIN_EMBEDDER_MODEL": "dlib"})
+    return dataclasses.replace(chosen, data=DataConfig(tmp_path_factory.mktemp("dlib-data")))
+
+
+@pytest.fixture(scope="session")
+def dlib_engine(dlib_settings):
+    """The real FaceEngine with dlib's ResNet, for anyone who asks for that model."""
+    from face_engine.vision.pipeline import FaceEngine
+
+    return FaceEngine(dlib_settings)
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_detect(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
     from face_engine.vision.decoding import decode_image
-    from face_engine.vision.mtcnn.detector import FaceDetector
+    from face_engine.vision.detection import load_detector
 
     image = decode_image(args.image.read_bytes(), settings.decode)
-    faces = FaceDetector(settings.detector).detect(image)
+    faces = load_detector(settings.detector).detect(image)
     emit(
         {
             "image": str(args.image),

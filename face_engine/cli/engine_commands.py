@@ -6,13 +6,16 @@ import argparse
 import dataclasses
 import importlib
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from face_engine.config import Settings
+from face_engine.config import EmbedderConfig, Settings
+
+MODELS: tuple[str, ...] = typing.get_args(typing.get_type_hints(EmbedderConfig)["model"])
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=3,
         help="faces a registration stores, for the 1:N threshold in force (default 3)",
     )
-    _model_option(evaluate)
+    _model_option(evaluate, every=True)
     evaluate.set_defaults(func=run_evaluate)
 
     calibrate = subparsers.add_parser(
@@ -61,9 +64,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     calibrate.set_defaults(func=run_calibrate)
 
 
-def _model_option(parser: argparse.ArgumentParser) -> None:
+def _model_option(parser: argparse.ArgumentParser, every: bool = False) -> None:
+    choices = (*MODELS, "all") if every else MODELS
+    more = "; all: each model in turn, its figures under its name" if every else ""
     parser.add_argument(
-        "--model", choices=("dlib", "facenet"), help="embedding model (default: [embedder] model)"
+        "--model", choices=choices, help=f"embedding model (default: [embedder] model{more})"
     )
 
 
@@ -141,12 +146,29 @@ def pair_distances(
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from face_engine.cli import emit
-    from face_engine.evaluation import summarise
 
     if args.gallery:
         from face_engine.cli.gallery_commands import run_evaluate_gallery
 
+        if args.model == "all":
+            raise ValueError("--gallery takes one model at a time, not --model all")
         return run_evaluate_gallery(args, settings)
+    if args.model != "all":
+        emit(evaluation(args, settings))
+        return 0
+    if args.threshold is not None or args.plot:
+        raise ValueError("--model all takes neither --threshold nor --plot (one per model)")
+    results = {}
+    for model in MODELS:
+        results[model] = evaluation(argparse.Namespace(**{**vars(args), "model": model}), settings)
+    emit({"default_model": settings.embedder.model, "models": results})
+    return 0
+
+
+def evaluation(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """``evaluate``'s figures for the one model ``args`` (or the settings) name."""
+    from face_engine.evaluation import summarise
+
     if args.pairs_csv is None:
         raise ValueError("give a pairs CSV, or --gallery with a development set folder")
     same, different, counts, model_threshold = pair_distances(args, settings)
@@ -164,8 +186,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         plots = importlib.import_module("bench.plots")
         plots.plot_distances(same, different, threshold, args.plot)
         result["plot"] = str(args.plot)
-    emit(result)
-    return 0
+    return result
 
 
 def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -40,13 +40,16 @@ class DecodeConfig:
 
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
-    """MTCNN cascade knobs."""
+    """Which detector finds faces (MTCNN or YuNet), and its knobs."""
 
+    model: Literal["mtcnn", "yunet"] = "mtcnn"
     min_face_size: int = 40
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     scale_factor: float = 0.709
     max_side: int = 640
     threads: int = 2
+    # YuNet only: the least face score kept.
+    yunet_score: float = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ class AlignmentConfig:
 class EmbedderConfig:
     """Which network embeds faces, and its knobs (docs/recognition.md)."""
 
-    model: Literal["dlib", "facenet"] = "dlib"
+    model: Literal["sface", "dlib", "facenet"] = "sface"
     # dlib's chip from MTCNN's five landmarks, or from dlib's 5-point shape predictor.
     dlib_alignment: Literal["landmarks", "shape_predictor"] = "landmarks"
     # FaceNet only: also embed the mirrored face and average.
@@ -110,6 +113,10 @@ def _dlib_defaults() -> ModelConfig:
     return ModelConfig(threshold=0.39, register_threshold=0.43, duplicate_threshold=0.39)
 
 
+def _sface_defaults() -> ModelConfig:
+    return ModelConfig(threshold=1.06, register_threshold=1.06, duplicate_threshold=1.06)
+
+
 def _facenet_defaults() -> ModelConfig:
     return ModelConfig(threshold=0.56, register_threshold=1.07, duplicate_threshold=0.56)
 
@@ -134,7 +141,8 @@ class MatchingConfig:
 class EngineConfig:
     """Decisions on top of the stages: match threshold and the dominant-face rule."""
 
-    # Overrides the active model's [dlib] / [facenet] threshold when set (empty: the model's).
+    # Overrides the active model's [sface] / [dlib] / [facenet] threshold when set (empty:
+    # the model's).
     threshold: float | None = None
     multiple_faces_ratio: float = 0.6
     # embed_one first looks only for faces at least this fraction of the image's shorter side
@@ -237,6 +245,7 @@ class Settings:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    sface: ModelConfig = field(default_factory=_sface_defaults)
     dlib: ModelConfig = field(default_factory=_dlib_defaults)
     facenet: ModelConfig = field(default_factory=_facenet_defaults)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -254,7 +263,7 @@ class Settings:
     @property
     def model(self) -> ModelConfig:
         """The active model's thresholds, with ``[engine] threshold`` applied when set."""
-        chosen = self.dlib if self.embedder.model == "dlib" else self.facenet
+        chosen: ModelConfig = getattr(self, self.embedder.model)
         if self.engine.threshold is None:
             return chosen
         return dataclasses.replace(chosen, threshold=self.engine.threshold)

@@ -132,13 +132,14 @@ def landmarks_transform(
     return np.asarray(similarity_transform(face.landmarks, template), np.float64)
 
 
-def warp_chip(rgb: RGBImage, matrix: Matrix, border: Border = "replicate") -> RGBImage:
-    """The 150x150 chip that ``matrix`` (image -> chip) cuts from ``rgb``, bilinear.
+def warp_chip(
+    rgb: RGBImage, matrix: Matrix, border: Border = "replicate", size: int = CHIP_SIZE
+) -> RGBImage:
+    """The ``size`` square chip that ``matrix`` (image -> chip) cuts from ``rgb``, bilinear.
 
     Only the region the chip covers is used. Like dlib, a region more than twice the chip's
     size is halved with cv2.pyrDown until it is not, so bilinear sampling does not alias.
     """
-    size = CHIP_SIZE
     matrix = np.array(matrix, np.float64)
     inverse = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)

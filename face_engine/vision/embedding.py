@@ -1,6 +1,8 @@
 """Embedders: an aligned chip per face, then one network pass over a batch of chips.
 
-Two models (``[embedder] model``):
+Three models (``[embedder] model``):
+- ``sface`` (the default): OpenCV Zoo's SFace (128-D) through ``cv2.dnn``, on the 112x112 face
+  aligned by MTCNN's five landmarks onto the ArcFace template (``sface``);
 - ``dlib``: dlib's face-recognition ResNet (128-D) on onnxruntime through our own port of its
   ``.dat`` (``dlib_embedding``), on the 150x150 chip dlib cuts (``dlib_alignment``);
 - ``facenet``: FaceNet 20180408-102900 (512-D, CASIA-WebFace) through ``cv2.dnn``, on our
@@ -24,10 +26,10 @@ from face_engine.config import AlignmentConfig, EmbedderConfig
 from face_engine.types import BGRImage, Face, ModelIdentity
 from face_engine.vision.alignment import align
 from face_engine.vision.dlib_onnx import sha256_file
-from face_engine.vision.weights import dlib_model_paths, facenet_model_path
+from face_engine.vision.weights import dlib_model_paths, facenet_model_path, sface_model_path
 
 Chip = NDArray[np.uint8]
-"""An aligned face, as the model's input wants it: RGB uint8 (S, S, 3)."""
+"""An aligned face, as the model's input wants it: uint8 (S, S, 3) (RGB, or BGR for SFace)."""
 
 
 class Embedder(Protocol):
@@ -55,9 +57,30 @@ def weights_hash(path: Path) -> str:
 
 def model_identity(config: EmbedderConfig) -> ModelIdentity:
     """Which model ``config`` selects, without loading it (one hash of its weights file)."""
+    if config.model == "sface":
+        return ModelIdentity("sface", weights_hash(sface_model_path()), 128)
     if config.model == "dlib":
         return ModelIdentity("dlib", weights_hash(dlib_model_paths()[0]), 128)
     return ModelIdentity("facenet", weights_hash(facenet_model_path()), 512)
+
+
+class SFaceEmbedder:
+    """SFace on the 112x112 face aligned onto the ArcFace template (``sface``)."""
+
+    def __init__(self, config: EmbedderConfig) -> None:
+        from face_engine.vision.sface import SFaceNet
+
+        path = sface_model_path()
+        self._net = SFaceNet(path, config.threads)
+        self.identity = ModelIdentity("sface", weights_hash(path), 128)
+
+    def chip(self, image: BGRImage, face: Face) -> Chip:
+        from face_engine.vision import sface
+
+        return sface.chip(image, face)
+
+    def embed_chips(self, chips: list[Chip]) -> NDArray[np.float32]:
+        return self._net.embed_batch(chips)
 
 
 class DlibFaceEmbedder:
@@ -113,6 +136,8 @@ def load_embedder(config: EmbedderConfig, alignment: AlignmentConfig, cache_dir:
 
     ``cache_dir``: where the dlib ONNX graph built from the ``.dat`` is kept.
     """
+    if config.model == "sface":
+        return SFaceEmbedder(config)
     if config.model == "dlib":
         return DlibFaceEmbedder(config, cache_dir)
     return FaceNetEmbedder(config, alignment)

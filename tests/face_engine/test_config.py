@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_config_loads(settings):
     assert settings.detector.thresholds == (0.6, 0.7, 0.7)
     assert settings.data.dir == ROOT / "data"
-    assert settings.embedder.model == "dlib"
+    assert settings.embedder.model == "sface" and settings.detector.model == "mtcnn"
     assert settings.engine.threshold is None  # each model's own threshold applies
-    assert settings.model == settings.dlib
+    assert settings.model == settings.sface
+    assert 0 < settings.sface.threshold <= settings.sface.register_threshold < 2
     assert 0 < settings.dlib.threshold < settings.dlib.register_threshold < 2
 
 
@@ -27,9 +28,12 @@ def test_env_overrides_file(tmp_path):
 
 def test_each_model_has_its_own_thresholds():
     facenet = load_settings(ROOT / "config.ini", {"FACE_LOGIN_EMBEDDER_MODEL": "facenet"})
-    dlib = load_settings(ROOT / "config.ini", {"FACE_LOGIN_DLIB_THRESHOLD": "0.3"})
+    env = {"FACE_LOGIN_EMBEDDER_MODEL": "dlib", "FACE_LOGIN_DLIB_THRESHOLD": "0.3"}
+    dlib = load_settings(ROOT / "config.ini", env)
+    sface = load_settings(ROOT / "config.ini", {"FACE_LOGIN_DLIB_THRESHOLD": "0.3"})
     assert facenet.model == facenet.facenet != facenet.dlib
     assert dlib.model.threshold == 0.3
+    assert sface.model == sface.sface != sface.dlib
 
 
 def test_config_path_from_env(tmp_path):
@@ -54,7 +58,7 @@ def test_bad_value_names_the_key(tmp_path):
         ("[enginee]\nthreshold = 0.5\n", {}, "unknown section \\[enginee\\]"),
         ("", {"FACE_LOGIN_ENGINE_TRESHOLD": "0.5"}, "FACE_LOGIN_ENGINE_TRESHOLD"),
         ("", {"FACE_LOGIN_APP_WORKER": "3"}, "FACE_LOGIN_APP_WORKER"),
-        ("", {"FACE_LOGIN_EMBEDDER_MODEL": "arcface"}, "one of dlib, facenet"),
+        ("", {"FACE_LOGIN_EMBEDDER_MODEL": "arcface"}, "one of sface, dlib, facenet"),
         ("", {"FACE_LOGIN_DLIB_THRESHOLD": "2.5"}, "threshold must be between 0 and 2"),
     ],
 )

@@ -51,11 +51,11 @@ def test_flip_averaging_stays_close(face):
     assert float(np.linalg.norm(plain - flipped)) < 0.5
 
 
-def test_embed_rejects_wrong_shape(facenet_engine, engine):
+def test_embed_rejects_wrong_shape(facenet_engine, dlib_engine):
     with pytest.raises(ValueError, match="160x160"):
         facenet_engine.embedder.embed_chips([np.zeros((100, 100, 3), np.uint8)])
     with pytest.raises(ValueError, match="150"):
-        engine.embedder.embed_chips([np.zeros((100, 100, 3), np.uint8)])
+        dlib_engine.embedder.embed_chips([np.zeros((100, 100, 3), np.uint8)])
 
 
 def test_facenet_separates_people(facenet_engine, photo):
