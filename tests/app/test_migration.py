@@ -1,7 +1,8 @@
 """Moving to another model without losing users, end to end on real photos and a real LMDB:
-users enrolled with dlib log in while the service runs FaceNet with ``[embedder]
-migrate_from = dlib`` (dlib decides), each gains FaceNet faces at that login, the admin stats
-count them, ``drop-old-faces`` drops dlib's faces, and the service restarts on FaceNet alone.
+users enrolled with dlib (the old default) log in while the service runs SFace (the new one)
+with ``[embedder] migrate_from = dlib`` (dlib decides), each gains SFace faces at that login,
+the admin stats count them, ``drop-old-faces`` drops dlib's faces, and the service restarts on
+SFace alone.
 The same path serves any pair of models (load_embedder by name)."""
 
 from __future__ import annotations
@@ -51,41 +52,41 @@ def drop_old_faces(data, monkeypatch, capsys, *extra: str) -> tuple[int, dict]:
     from face_engine.cli import main
 
     monkeypatch.setenv("FACE_LOGIN_DATA", str(data))
-    monkeypatch.setenv("FACE_LOGIN_EMBEDDER_MODEL", "facenet")
+    monkeypatch.setenv("FACE_LOGIN_EMBEDDER_MODEL", "sface")
     monkeypatch.setenv("FACE_LOGIN_EMBEDDER_MIGRATE_FROM", "dlib")
     capsys.readouterr()
     code = main(["drop-old-faces", *extra])
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_dlib_users_move_to_facenet_as_they_log_in(
-    tmp_path, engine, facenet_engine, photo, monkeypatch, capsys
+def test_dlib_users_move_to_sface_as_they_log_in(
+    tmp_path, engine, dlib_engine, photo, monkeypatch, capsys
 ):
     data = tmp_path / "data"
-    app = service(data, engine)
+    app = service(data, dlib_engine, FACE_LOGIN_EMBEDDER_MODEL="dlib")
     auth = FaceAuthActions(app, photo)
     assert auth.register("obama", OBAMA[0]).status_code == 201
     assert auth.register("biden", BIDEN).status_code == 201
     close(app)
 
-    # Without the opt-in, a FaceNet service refuses the dlib store, and says how to move.
+    # Without the opt-in, a SFace service refuses the dlib store, and says how to move.
     with pytest.raises(ModelMismatch, match="migrate_from = dlib"):
-        service(data, facenet_engine, FACE_LOGIN_EMBEDDER_MODEL="facenet")
+        service(data, engine, FACE_LOGIN_EMBEDDER_MODEL="sface")
 
     migrating = {
-        "FACE_LOGIN_EMBEDDER_MODEL": "facenet",
+        "FACE_LOGIN_EMBEDDER_MODEL": "sface",
         "FACE_LOGIN_EMBEDDER_MIGRATE_FROM": "dlib",
     }
-    app = service(data, facenet_engine, **migrating)
+    app = service(data, engine, **migrating)
     auth = FaceAuthActions(app, photo)
     stats = auth.admin("GET", "/api/admin/stats").json
-    assert stats["migration"] == {"from": "dlib", "to": "facenet", "migrated_users": 0}
+    assert stats["migration"] == {"from": "dlib", "to": "sface", "migrated_users": 0}
     r = log_in(app, photo, OBAMA[0])
     assert r.status_code == 200 and r.json["username"] == "obama", r.json
     accounts = app.extensions["face_login"]
     names = {ref: m.name for ref, m in accounts.store.models().items()}
     faces = sorted(names[f.model_ref] for f in accounts.store.faces_of(r.json["user_id"]))
-    assert faces == ["dlib", "facenet"]
+    assert faces == ["dlib", "sface"]
     assert auth.admin("GET", "/api/admin/stats").json["migration"]["migrated_users"] == 1
     # A second login decides with dlib again and adds nothing more.
     assert log_in(app, photo, OBAMA[0]).status_code == 200
@@ -101,7 +102,7 @@ def test_dlib_users_move_to_facenet_as_they_log_in(
     code, answer = drop_old_faces(data, monkeypatch, capsys)
     assert code == 1 and answer["error"] == "not_migrated" and answer["migrated_users"] == 1
 
-    app = service(data, facenet_engine, **migrating)
+    app = service(data, engine, **migrating)
     assert log_in(app, photo, BIDEN).json["username"] == "biden"
     stats = FaceAuthActions(app, photo).admin("GET", "/api/admin/stats").json
     assert stats["migration"]["migrated_users"] == 2
@@ -111,12 +112,12 @@ def test_dlib_users_move_to_facenet_as_they_log_in(
     assert code == 0 and answer["dropped_faces"] == 2 and answer["users_without_faces"] == 0
     monkeypatch.delenv("FACE_LOGIN_EMBEDDER_MIGRATE_FROM")
 
-    # FaceNet alone: no migrate_from, the store holds FaceNet faces only, both log in.
-    app = service(data, facenet_engine, FACE_LOGIN_EMBEDDER_MODEL="facenet")
+    # SFace alone: no migrate_from, the store holds SFace faces only, both log in.
+    app = service(data, engine, FACE_LOGIN_EMBEDDER_MODEL="sface")
     assert log_in(app, photo, OBAMA[0]).json["username"] == "obama"
     assert log_in(app, photo, BIDEN).json["username"] == "biden"
     store = app.extensions["face_login"].store
     models = store.models()
-    assert {models[ref].name for ref in store.face_counts_by_model()} == {"facenet"}
+    assert {models[ref].name for ref in store.face_counts_by_model()} == {"sface"}
     assert FaceAuthActions(app, photo).admin("GET", "/api/admin/stats").json["migration"] is None
     close(app)
