@@ -68,6 +68,21 @@ def redis_uri(tmp_path):
         proc.wait(timeout=30)
 
 
+def wait_for_both_workers(base: str, access: Path) -> None:
+    """``start_server`` returns when one worker answers; the other may still be loading its
+    models (seconds on a 2-core machine) and would miss the burst. Ask /healthz on fresh
+    connections until the access log shows two worker pids."""
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: requests.get(f"{base}/healthz", timeout=60), range(4)))
+        pids = re.findall(r"^<(\d+)> \d+ /healthz$", access.read_text(), re.MULTILINE)
+        if len(set(pids)) == 2:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the second worker never answered /healthz")
+
+
 def count_across_workers(tmp_path: Path, monkeypatch, storage: str | None) -> None:
     """CONNECTIONS kept-alive connections at once, PER_CONNECTION challenges each: exactly
     LIMIT answered 200, the rest 429, and the access log shows both workers answered."""
@@ -83,6 +98,7 @@ def count_across_workers(tmp_path: Path, monkeypatch, storage: str | None) -> No
     )
     proc, base, log = start_server(tmp_path / "data")
     try:
+        wait_for_both_workers(base, access)
 
         def connection(_: int) -> list[int]:
             with requests.Session() as client:
