@@ -31,6 +31,7 @@ def create_app(
     """
     from app import pages
     from app.api import register_blueprints
+    from app.concurrency import ClientSlots
     from app.config import load_config
     from app.errors import register_error_handlers
     from app.extensions import limiter
@@ -69,6 +70,7 @@ def create_app(
             app.wsgi_app, config.proxy_addresses, config.trusted_proxies
         )
     app.extensions["face_login_settings"] = settings
+    app.extensions["client_slots"] = ClientSlots(config.client_concurrency)
     if accounts is None:
         check_stored_model(settings)  # ModelMismatch: refuse to start, saying what to do
     else:

@@ -37,6 +37,9 @@ class AppConfig:
     # Wrong admin tokens per client; past it every admin request is answered 429 for a while.
     admin_failure_limit: str = "10 per minute; 30 per hour"
     challenge_rate_limit: str = "30 per minute; 300 per hour"
+    # Costly requests (logins and registrations; previews apart) one client address may
+    # have in flight per worker; more are answered 429 at once. 0: no limit.
+    client_concurrency: int = 1
     # lmdb:// (a bare one: <data>/ratelimits) counts exactly across this host's workers;
     # redis://host:port across hosts; memory:// per worker.
     ratelimit_storage_uri: str = "lmdb://"

@@ -36,6 +36,7 @@ from face_engine.store.records import User
 from face_engine.types import BGRImage, Face
 from face_engine.usernames import normalise_username
 from face_engine.vision.embedding import Embedder
+from face_engine.vision.frames import LazyFrames
 from face_engine.vision.pipeline import FaceEngine
 
 REBUILD_JOB = "rebuild_job"
@@ -105,12 +106,22 @@ class Accounts:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
         return self.challenges.issue(client)
 
-    def _decode(self, number: int, data: bytes, *, frame: bool) -> BGRImage:
-        """Image ``number``'s pixels; a camera ``frame`` has the lower pixel limit."""
+    def _decode(self, number: int, data: bytes, *, frame: bool, webcam: bool = False) -> BGRImage:
+        """Image ``number``'s pixels; a camera ``frame`` has the lower pixel limit, a
+        ``webcam`` frame (head turn) the webcam's."""
         try:
-            return self.engine.decode(data, frame=frame)
+            return self.engine.decode(data, frame=frame, webcam=webcam)
         except FaceEngineError as e:
             raise type(e)(f"image {number}: {e.detail}") from e
+
+    def _webcam_frames(self, images: list[bytes]) -> LazyFrames:
+        """A head turn's frames, every header checked first, each decoded when needed."""
+        for number, data in enumerate(images, start=1):
+            try:
+                self.engine.check_image(data, webcam=True)
+            except FaceEngineError as e:
+                raise type(e)(f"image {number}: {e.detail}") from e
+        return LazyFrames(images, lambda n, d: self._decode(n, d, frame=True, webcam=True))
 
     def _photo_faces(self, images: list[bytes]) -> Items:
         """The dominant face of each photo; errors name the photo."""
@@ -130,7 +141,7 @@ class Accounts:
         for number, data in enumerate(images, start=1):
             image = self._decode(number, data, frame=True)
             try:
-                found.append((image, self.engine.find_dominant(image)))
+                found.append((image, self.engine.find_dominant(image, bounded=True)))
             except NoFaceFound:
                 continue
             except MultipleFaces as e:
@@ -145,10 +156,7 @@ class Accounts:
         """The identity faces of a passed head-turn challenge: the frames must show one live
         person turning as asked (LivenessFailed)."""
         challenge = self.challenges.take(challenge_id, client)
-        frames = [
-            self._decode(number, data, frame=True) for number, data in enumerate(images, start=1)
-        ]
-        return self.head_turn.check(frames, challenge.steps).identity
+        return self.head_turn.check(self._webcam_frames(images), challenge.steps).identity
 
     def _attempt(
         self, images: list[bytes], challenge_id: str | None, client: str, *, login: bool
@@ -324,8 +332,9 @@ class Accounts:
         }
 
     def preview(self, data: bytes) -> Preview:
-        image = self.engine.decode(data, frame=True)
-        return Preview(self.engine.detect(image), image.shape[1], image.shape[0])
+        """The faces of one webcam frame, searched small (``[detector] preview_max_side``)."""
+        image = self.engine.decode(data, webcam=True)
+        return Preview(self.engine.preview_faces(image), image.shape[1], image.shape[0])
 
     def audit(
         self,
@@ -409,8 +418,12 @@ class Accounts:
                 },
             )
 
-        if self.index.start_rebuild(done, failed):
-            self.store.set_meta_json(REBUILD_JOB, {"state": "running", "started_at": started})
+        # "running" is written before the thread starts: a rebuild that finishes at once
+        # must not have its "done" overwritten (then reported interrupted).
+        previous = self.store.meta_json(REBUILD_JOB)
+        self.store.set_meta_json(REBUILD_JOB, {"state": "running", "started_at": started})
+        if not self.index.start_rebuild(done, failed) and previous is not None:
+            self.store.set_meta_json(REBUILD_JOB, previous)  # the one under way stands
         return self.rebuild_status()
 
     def rebuild_status(self) -> dict[str, Any]:

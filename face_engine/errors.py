@@ -29,6 +29,13 @@ class MultipleFaces(FaceEngineError):
     message = "more than one face of similar size is in the image"
 
 
+class TooManyFaces(FaceEngineError):
+    """More faces in one frame than a login ever needs: refused before any further work."""
+
+    code = "too_many_faces"
+    message = "too many faces are in the image; only one person may be in view"
+
+
 class UnknownUser(FaceEngineError):
     code = "unknown_user"
     message = "no such user"

@@ -15,6 +15,7 @@ import json
 import random
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +23,12 @@ import numpy as np
 from face_engine.config import LivenessConfig
 from face_engine.errors import ChallengeInvalid, LivenessFailed
 from face_engine.liveness import (
+    DETAILS,
     FrameObservation,
     LivenessPolicy,
     LivenessResult,
     check_liveness,
+    faces_needed,
     observation,
 )
 from face_engine.store.challenge_records import ChallengeRecords
@@ -110,17 +113,23 @@ class HeadTurnCheck:
             min_depth=config.min_depth,
         )
 
-    def observe(self, frames: list[BGRImage]) -> tuple[list[FrameObservation], list[Face | None]]:
+    def observe(
+        self, frames: Sequence[BGRImage]
+    ) -> tuple[list[FrameObservation], list[Face | None]]:
         """Per frame, what the checks need, and the face found (None when there was none).
 
         Every ``detect_every``-th frame and the last get a full detection (which also counts
-        faces: a second person cannot slip in unseen for long). The frames in between get
+        faces: a second person cannot slip in unseen for long, and a frame with more than
+        ``[detector] max_faces`` refuses the request at once). The frames in between get
         O-Net alone, in one batch, around a box interpolated between the full detections
-        either side; where it finds nothing, a full detection after all.
+        either side; where it finds nothing, a full detection after all. Frames between two
+        full detections that both found no face count as faceless, and when too few frames
+        can then show a face, the request fails before the rest is decoded or searched.
+        ``frames`` may decode each frame when it is first looked at (``LazyFrames``).
         """
         count = len(frames)
         anchors = sorted({*range(0, count, self.config.detect_every), count - 1})
-        detected = {i: self.engine.comparable_faces(frames[i]) for i in anchors}
+        detected = {i: self.engine.comparable_faces(frames[i], bounded=True) for i in anchors}
         between: list[int] = []
         guesses: list[Box] = []
         for a, b in zip(anchors, anchors[1:], strict=False):
@@ -129,18 +138,25 @@ class HeadTurnCheck:
             for i in range(a + 1, b):
                 guess = _between(start, end, (i - a) / (b - a))
                 if guess is None:
-                    detected[i] = self.engine.comparable_faces(frames[i])
+                    detected[i] = []
                 else:
                     between.append(i)
                     guesses.append(guess)
+        possible = len(between) + sum(1 for i in anchors if detected[i])
+        if possible < faces_needed(count, self.policy):
+            raise LivenessFailed(DETAILS["too_few_faces"], reason="too_few_faces")
         refined = self.engine.detector.refine([frames[i] for i in between], guesses)
         for i, face in zip(between, refined, strict=True):
-            detected[i] = [face] if face is not None else self.engine.comparable_faces(frames[i])
+            detected[i] = (
+                [face]
+                if face is not None
+                else self.engine.comparable_faces(frames[i], bounded=True)
+            )
         ratio = self.engine.settings.engine.multiple_faces_ratio
         observations = [observation(i, frames[i], detected[i], ratio) for i in range(count)]
         return observations, [detected[i][0] if detected[i] else None for i in range(count)]
 
-    def check(self, frames: list[BGRImage], steps: tuple[str, ...]) -> HeadTurn:
+    def check(self, frames: Sequence[BGRImage], steps: tuple[str, ...]) -> HeadTurn:
         """The passed challenge; LivenessFailed with a sentence a person can act on."""
         observations, found = self.observe(frames)
         result = check_liveness(observations, list(steps), self.policy)

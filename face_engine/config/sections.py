@@ -26,12 +26,22 @@ class DecodeConfig:
     max_pixels: int = 40_000_000
     # Camera frames (login, preview): the same, with a lower limit.
     frame_max_pixels: int = 4_000_000
+    # Head-turn challenge frames and previews: a webcam's sizes (the page sends at most
+    # 640 px). Checked on each frame's header before any frame is decoded.
+    webcam_max_pixels: int = 921_600
+    webcam_max_bytes: int = 1_048_576
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale, the smallest keeping the longer side at
     # least this long (0: always full size).
     decode_side: int = 1280
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "frame_max_pixels"):
+        for name in (
+            "max_bytes",
+            "max_pixels",
+            "frame_max_pixels",
+            "webcam_max_pixels",
+            "webcam_max_bytes",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.decode_side < 0:
@@ -50,6 +60,17 @@ class DetectorConfig:
     threads: int = 2
     # YuNet only: the least face score kept.
     yunet_score: float = 0.9
+    # A login, registration or preview frame with more faces than this is refused at once
+    # (too_many_faces); tools reading group photos are not held to it.
+    max_faces: int = 4
+    # Previews are shrunk to this longer side before detecting (0 = [detector] max_side).
+    preview_max_side: int = 320
+
+    def __post_init__(self) -> None:
+        if self.max_faces < 1:
+            raise ValueError("max_faces must be 1 or more")
+        if self.preview_max_side < 0:
+            raise ValueError("preview_max_side must be 0 or more")
 
 
 @dataclass(frozen=True, slots=True)

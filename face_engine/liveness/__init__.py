@@ -12,6 +12,7 @@ from face_engine.liveness.checks import (
     LivenessPolicy,
     LivenessResult,
     check_liveness,
+    faces_needed,
 )
 from face_engine.liveness.observe import observation, signature
 from face_engine.liveness.yaw import face_proportion, yaw_proxy
@@ -24,6 +25,7 @@ __all__ = [
     "LivenessResult",
     "check_liveness",
     "face_proportion",
+    "faces_needed",
     "observation",
     "signature",
     "yaw_proxy",

@@ -154,6 +154,11 @@ def _fail(code: str, base: LivenessResult, **words: str) -> LivenessResult:
     )
 
 
+def faces_needed(frame_count: int, policy: LivenessPolicy) -> int:
+    """The fewest frames of ``frame_count`` that must show the face (else too_few_faces)."""
+    return max(policy.min_face_frames, math.ceil(policy.min_face_fraction * frame_count))
+
+
 def check_liveness(
     observations: list[FrameObservation], steps: list[str], policy: LivenessPolicy | None = None
 ) -> LivenessResult:
@@ -165,8 +170,7 @@ def check_liveness(
     yaws = np.array([yaw_proxy(_geometry(f)[0]) for f in frames], dtype=np.float64)
     by_frame = {f.index: float(y) for f, y in zip(frames, yaws, strict=True)}
     base = LivenessResult(False, "", "", by_frame)
-    needed = max(policy.min_face_frames, math.ceil(policy.min_face_fraction * len(observations)))
-    if len(frames) < needed:
+    if len(frames) < faces_needed(len(observations), policy):
         return _fail("too_few_faces", base)
     depth = nose_depth(frames, yaws, policy.frontal_proportion)
     reached = {"left": yaws <= -policy.yaw_needed, "right": yaws >= policy.yaw_needed}

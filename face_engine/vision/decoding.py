@@ -47,22 +47,67 @@ class _Header:
     orientation: int
 
 
-def decode_image(data: bytes, config: DecodeConfig, *, frame: bool = False) -> BGRImage:
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    bytes: int
+    pixels: int
+    what: str
+
+
+def _limits(config: DecodeConfig, frame: bool, webcam: bool) -> _Limits:
+    if webcam:
+        return _Limits(
+            min(config.webcam_max_bytes, config.max_bytes),
+            config.webcam_max_pixels,
+            "the limit for webcam frames",
+        )
+    if frame:
+        return _Limits(config.max_bytes, config.frame_max_pixels, "the limit for camera frames")
+    return _Limits(config.max_bytes, config.max_pixels, "the limit")
+
+
+def check_image(
+    data: bytes, config: DecodeConfig, *, frame: bool = False, webcam: bool = False
+) -> None:
+    """What ``decode_image`` checks before it decodes (size in bytes, the header's format and
+    pixel count), without decoding: cheap enough to run on every frame of a request first.
+
+    :raise ImageDecodeError: as ``decode_image`` would before decoding.
+    """
+    _checked_header(data, config, _limits(config, frame, webcam))
+
+
+def _checked_header(
+    data: bytes, config: DecodeConfig, limits: _Limits
+) -> tuple[_Header, int | None]:
+    """The header and, for a JPEG, where its first picture ends (walked first: it bounds the
+    segments Pillow would parse)."""
+    if not data:
+        raise ImageDecodeError("the file is empty")
+    if len(data) > limits.bytes:
+        what = "webcam frames" if limits.bytes < config.max_bytes else "files"
+        raise ImageDecodeError(
+            f"the file is {len(data)} bytes; the limit for {what} is {limits.bytes}"
+        )
+    end = _jpeg_end(data) if data.startswith(b"\xff\xd8") else None
+    return _read_header(data, limits), end
+
+
+def decode_image(
+    data: bytes, config: DecodeConfig, *, frame: bool = False, webcam: bool = False
+) -> BGRImage:
     """Decode JPEG (or MPO), PNG or WebP bytes into an HxWx3 uint8 BGR array, upright.
 
-    ``frame``: a camera frame (login, preview), held to ``config.frame_max_pixels`` rather
-    than ``config.max_pixels``. A JPEG may come back smaller than its header says (at least
-    ``config.decode_side`` on its longer side); coordinates are the returned array's.
+    ``frame``: a camera frame (login without a challenge), held to ``config.frame_max_pixels``
+    rather than ``config.max_pixels``; ``webcam``: a head-turn or preview frame, held to
+    ``config.webcam_max_pixels`` and ``webcam_max_bytes``. A JPEG may come back smaller than
+    its header says (at least ``config.decode_side`` on its longer side); coordinates are the
+    returned array's.
 
     :raise ImageDecodeError: empty, too large, not an image, unsupported format, truncated, or
         more pixels than the limit.
     """
-    if not data:
-        raise ImageDecodeError("the file is empty")
-    if len(data) > config.max_bytes:
-        raise ImageDecodeError(f"the file is {len(data)} bytes; the limit is {config.max_bytes}")
-    end = _jpeg_end(data) if data.startswith(b"\xff\xd8") else None
-    header = _read_header(data, config, frame)
+    header, end = _checked_header(data, config, _limits(config, frame, webcam))
     fmt, scale = header.format, 1
     if fmt == "JPEG":
         if end is None:
@@ -83,7 +128,7 @@ def decode_image(data: bytes, config: DecodeConfig, *, frame: bool = False) -> B
     return _apply_orientation(_to_bgr8(pixels), header.orientation)
 
 
-def _read_header(data: bytes, config: DecodeConfig, frame: bool) -> _Header:
+def _read_header(data: bytes, limits: _Limits) -> _Header:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -100,11 +145,10 @@ def _read_header(data: bytes, config: DecodeConfig, frame: bool) -> _Header:
         raise ImageDecodeError(f"{fmt} images are not supported; send JPEG, PNG or WebP")
     if width <= 0 or height <= 0:
         raise ImageDecodeError("the image has no pixels")
-    limit = config.frame_max_pixels if frame else config.max_pixels
-    if width * height > limit:
-        what = "the limit for camera frames" if frame else "the limit"
+    if width * height > limits.pixels:
         raise ImageDecodeError(
-            f"the image is {width}x{height} = {width * height} pixels; {what} is {limit}"
+            f"the image is {width}x{height} = {width * height} pixels; "
+            f"{limits.what} is {limits.pixels}"
         )
     return _Header(fmt, width, height, orientation)
 

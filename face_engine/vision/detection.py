@@ -11,9 +11,9 @@ from face_engine.types import BGRImage, Box, Face
 class Detector(Protocol):
     """Finds faces with five landmarks; both methods answer in the input's pixels."""
 
-    def detect(self, image: BGRImage, min_size: float = 0.0) -> list[Face]:
+    def detect(self, image: BGRImage, min_size: float = 0.0, max_side: int = 0) -> list[Face]:
         """Every face (at least ``min_size`` pixels may be all that is searched), largest
-        first."""
+        first; the image is searched shrunk to ``max_side`` (0: ``[detector] max_side``)."""
         ...
 
     def refine(self, images: list[BGRImage], boxes: list[Box]) -> list[Face | None]:

@@ -7,9 +7,9 @@ from numpy.typing import NDArray
 
 from face_engine.config import Settings
 from face_engine.distance import distance, within
-from face_engine.errors import MultipleFaces, NoFaceFound
+from face_engine.errors import MultipleFaces, NoFaceFound, TooManyFaces
 from face_engine.types import BGRImage, EmbeddedFace, Embedding, Face, ModelIdentity
-from face_engine.vision.decoding import decode_image
+from face_engine.vision.decoding import check_image, decode_image
 from face_engine.vision.detection import load_detector
 from face_engine.vision.embedding import Chip, load_embedder
 
@@ -34,12 +34,18 @@ class FaceEngine:
         """The embedding model: what the store records with every vector."""
         return self.embedder.identity
 
-    def decode(self, data: bytes, *, frame: bool = False) -> BGRImage:
+    def decode(self, data: bytes, *, frame: bool = False, webcam: bool = False) -> BGRImage:
         """Image bytes -> BGR array; ImageDecodeError on anything that is not a sound image.
 
-        ``frame``: a camera frame (login, preview): ``[decode] frame_max_pixels`` applies.
+        ``frame``: a camera frame (login without a challenge): ``[decode] frame_max_pixels``
+        applies; ``webcam``: a head-turn or preview frame: ``webcam_max_pixels`` and
+        ``webcam_max_bytes``.
         """
-        return decode_image(data, self.settings.decode, frame=frame)
+        return decode_image(data, self.settings.decode, frame=frame, webcam=webcam)
+
+    def check_image(self, data: bytes, *, frame: bool = False, webcam: bool = False) -> None:
+        """``decode``'s checks of size and header, without decoding (ImageDecodeError)."""
+        check_image(data, self.settings.decode, frame=frame, webcam=webcam)
 
     def detect(self, image: BGRImage) -> list[Face]:
         """Every face, largest first (cheap: for live previews)."""
@@ -92,7 +98,7 @@ class FaceEngine:
             )
         return faces[0]
 
-    def comparable_faces(self, image: BGRImage) -> list[Face]:
+    def comparable_faces(self, image: BGRImage, *, bounded: bool = False) -> list[Face]:
         """The largest face and every face at least ``multiple_faces_ratio`` of its size,
         largest first (empty when there is no face), found with less work when the face is
         not tiny.
@@ -104,22 +110,47 @@ class FaceEngine:
         small face, or none) the search runs again down to the size that matters, or to
         ``[detector] min_face_size``. The answers equal the full search's on every test photo
         and frame (tests/face_engine/test_pipeline.py).
+
+        ``bounded`` (a request's frame): TooManyFaces as soon as a search finds more faces
+        than ``[detector] max_faces``, before anything else is done with them.
         """
         engine = self.settings.engine
+
+        def search(min_size: float = 0.0) -> list[Face]:
+            found = self.detector.detect(image, min_size=min_size)
+            if bounded:
+                self._check_count(found)
+            return found
+
         floor = engine.first_search_fraction * min(image.shape[:2])
         faces: list[Face] = []
         if floor > self.settings.detector.min_face_size:
-            faces = self.detector.detect(image, min_size=floor)
+            faces = search(floor)
             if faces:
                 needed = engine.multiple_faces_ratio * max(face.size for face in faces)
                 if needed < floor:
-                    faces = self.detector.detect(image, min_size=needed)
-        return self._comparable(faces or self.detector.detect(image))
+                    faces = search(needed)
+        return self._comparable(faces or search())
 
-    def find_dominant(self, image: BGRImage) -> Face:
+    def preview_faces(self, image: BGRImage) -> list[Face]:
+        """Every face in ``image`` (a preview), searched at ``[detector] preview_max_side``;
+        TooManyFaces past ``[detector] max_faces``."""
+        side = self.settings.detector.preview_max_side
+        return self._check_count(self.detector.detect(image, max_side=side))
+
+    def _check_count(self, faces: list[Face]) -> list[Face]:
+        limit = self.settings.detector.max_faces
+        if len(faces) > limit:
+            raise TooManyFaces(
+                f"{len(faces)} faces are in the image; at most {limit} may be, and only one "
+                "person may log in"
+            )
+        return faces
+
+    def find_dominant(self, image: BGRImage, *, bounded: bool = False) -> Face:
         """The one face that matters in ``image`` (``comparable_faces``); NoFaceFound if none,
         MultipleFaces if another face is comparable in size."""
-        return self._only_one(self.comparable_faces(image))
+        return self._only_one(self.comparable_faces(image, bounded=bounded))
 
     def embed_one(self, image: BGRImage) -> EmbeddedFace:
         """The one dominant face of ``image``, embedded (for login and registration)."""

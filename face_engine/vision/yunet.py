@@ -45,13 +45,13 @@ class YuNetDetector:
             _, rows = self._net.detect(np.ascontiguousarray(image))
         return np.zeros((0, 15), np.float32) if rows is None else np.asarray(rows, np.float32)
 
-    def detect(self, image: BGRImage, min_size: float = 0.0) -> list[Face]:
+    def detect(self, image: BGRImage, min_size: float = 0.0, max_side: int = 0) -> list[Face]:
         """Every face in ``image`` (HxWx3 uint8 BGR) of at least ``[detector] min_face_size``
         and ``min_size`` pixels, largest box first."""
         if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 10:
             return []
         height, width = image.shape[:2]
-        shrink = min(1.0, self.config.max_side / max(height, width))
+        shrink = min(1.0, (max_side or self.config.max_side) / max(height, width))
         small = image
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))

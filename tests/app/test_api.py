@@ -337,7 +337,7 @@ def test_a_40_megapixel_preview_is_refused_from_its_header(app):
     form = {"image": [(io.BytesIO(huge.tobytes()), "huge.jpg")]}
     r = post_form(app.test_client(), "/api/preview", form)
     assert r.status_code == 422 and r.json["error"] == "bad_image"
-    assert "limit for camera frames" in r.json["detail"]
+    assert "limit for webcam frames" in r.json["detail"]
     r = post_form(
         app.test_client(), "/api/login", {"image": [(io.BytesIO(huge.tobytes()), "h.jpg")]}
     )

@@ -45,6 +45,13 @@ def encoded(frames: list[np.ndarray]) -> list[bytes]:
     return [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
 
 
+def webcam_sized(data: bytes, side: int = 640) -> np.ndarray:
+    """A photo shrunk to the longer side a page's frames have."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    scale = side / max(image.shape[:2])
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
 def challenge(client, steps: tuple[str, ...] | None = None) -> str:
     """A challenge id, asking again until its steps are ``steps`` (the order is random)."""
     for _ in range(50):
@@ -154,8 +161,9 @@ def test_five_people_in_five_frames_are_refused(live_app, app, photo, liveness_d
     # Liveness off: every frame of a login must show the same person.
     r = send(app.test_client(), "/api/login", frames, None)
     assert r.status_code == 422 and r.json["error"] == "faces_differ", r.json
-    # Liveness on: five people are no head turn.
-    r = login(live_app.test_client(), frames * 4)
+    # Liveness on: five people are no head turn (frames at a webcam's size, as a page sends).
+    webcam = encoded([webcam_sized(f) for f in frames])
+    r = login(live_app.test_client(), webcam * 4)
     assert r.status_code == 401 and r.json["error"] == "liveness_failed", r.json
 
 

@@ -32,18 +32,19 @@ class FaceDetector:
         self.nets = CascadeNets(max(1, config.threads))
         self._lock = threading.Lock()
 
-    def detect(self, image: BGRImage, min_size: float = 0.0) -> list[Face]:
+    def detect(self, image: BGRImage, min_size: float = 0.0, max_side: int = 0) -> list[Face]:
         """Every face in ``image`` (HxWx3 uint8 BGR), largest box first; ``embedding`` is None.
 
         ``min_size`` (pixels of ``image``) skips the pyramid levels that only find smaller
         faces; the kept levels are those of a full search. Every face above ``min_size`` is
         still found, and one of at least twice that size (all its P-Net candidates come from
         kept levels) exactly as a full search finds it. Smaller faces may or may not be found.
+        ``max_side``: the longer side the search runs at (0: ``[detector] max_side``).
         """
         if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < PNET_CELL:
             return []
         height, width = image.shape[:2]
-        shrink = min(1.0, self.config.max_side / max(height, width))
+        shrink = min(1.0, (max_side or self.config.max_side) / max(height, width))
         small = image
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
