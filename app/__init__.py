@@ -31,7 +31,7 @@ def create_app(
     """
     from app import pages
     from app.api import register_blueprints
-    from app.concurrency import ClientSlots
+    from app.concurrency import ClientSlots, WorkBudget
     from app.config import load_config
     from app.errors import register_error_handlers
     from app.extensions import limiter
@@ -59,6 +59,7 @@ def create_app(
         ADMIN_RATE_LIMIT=config.admin_rate_limit,
         ADMIN_FAILURE_LIMIT=config.admin_failure_limit,
         CHALLENGE_RATE_LIMIT=config.challenge_rate_limit,
+        CLIENT_WORK_LIMIT=config.client_work_limit,
         MAX_FRAMES=settings.liveness.max_frames,
         RATELIMIT_STORAGE_URI=storage_uri(config.ratelimit_storage_uri, settings.data.dir),
         RATELIMIT_HEADERS_ENABLED=True,
@@ -71,6 +72,7 @@ def create_app(
         )
     app.extensions["face_login_settings"] = settings
     app.extensions["client_slots"] = ClientSlots(config.client_concurrency)
+    app.extensions["work_budget"] = WorkBudget()
     if accounts is None:
         check_stored_model(settings)  # ModelMismatch: refuse to start, saying what to do
     else:

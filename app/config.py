@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from limits import parse_many
+
 from app.proxies import Network
 from face_engine.config import (
     ENV_ALIASES,
@@ -32,7 +34,7 @@ class AppConfig:
     max_images: int = 5
     login_rate_limit: str = "10 per minute; 60 per hour"
     register_rate_limit: str = "5 per minute; 30 per hour"
-    preview_rate_limit: str = "300 per minute"
+    preview_rate_limit: str = "150 per minute"
     admin_rate_limit: str = "60 per minute"
     # Wrong admin tokens per client; past it every admin request is answered 429 for a while.
     admin_failure_limit: str = "10 per minute; 30 per hour"
@@ -40,6 +42,9 @@ class AppConfig:
     # Costly requests (logins and registrations; previews apart) one client address may
     # have in flight per worker; more are answered 429 at once. 0: no limit.
     client_concurrency: int = 1
+    # Milliseconds of worker time the costly requests of one client address may take per
+    # window (Flask-Limiter syntax), across workers; past it, 429 too_much_work. Empty: none.
+    client_work_limit: str = "20000 per minute"
     # lmdb:// (a bare one: <data>/ratelimits) counts exactly across this host's workers;
     # redis://host:port across hosts; memory:// per worker.
     ratelimit_storage_uri: str = "lmdb://"
@@ -48,6 +53,19 @@ class AppConfig:
     trusted_proxies: int = 0
     # Peers whose X-Forwarded-For is believed (with trusted_proxies > 0): IPs or networks.
     proxy_addresses: tuple[Network, ...] = (Network("127.0.0.1"), Network("::1"))
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name.endswith("_limit") and value:
+                try:
+                    parse_many(value)
+                except ValueError:
+                    raise ValueError(
+                        f"{name}: {value!r} is not a limit like '10 per minute; 60 per hour'"
+                    ) from None
+        if self.client_concurrency < 0:
+            raise ValueError("client_concurrency must be 0 (no limit) or more")
 
 
 def load_config(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, AppConfig]:

@@ -22,7 +22,9 @@ NO_LIMITS = {
     "REGISTER_RATE_LIMIT": "1000 per minute",
     "PREVIEW_RATE_LIMIT": "1000 per minute",
     "ADMIN_RATE_LIMIT": "1000 per minute",
+    "CLIENT_WORK_LIMIT": "",
 }
+"""Rate limits high enough for a test's own requests (a test of the limits sets its own)."""
 OBAMA = ["people/barack_obama/1.jpg", "people/barack_obama/2.jpg", "people/barack_obama/3.jpg"]
 BIDEN = "people/joe_biden/1.jpg"
 

@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
 
 from app.api.users import user_json
-from app.concurrency import one_at_a_time
+from app.concurrency import costly
 from app.errors import ApiError
 from app.extensions import limit_from_config, limiter
 from app.services import current_user, get_accounts
@@ -97,7 +97,7 @@ def challenge() -> ResponseReturnValue:
 
 @bp.post("/register")
 @limiter.limit(limit_from_config("REGISTER_RATE_LIMIT"))
-@one_at_a_time("face")
+@costly("face")
 def register() -> ResponseReturnValue:
     """Create an account from a username and the frames of a head-turn challenge (or, with
     liveness off for registration, 1-5 photos of one face); logs the user in."""
@@ -116,7 +116,7 @@ def register() -> ResponseReturnValue:
 
 @bp.post("/login")
 @limiter.limit(limit_from_config("LOGIN_RATE_LIMIT"))
-@one_at_a_time("face")
+@costly("face")
 def login() -> ResponseReturnValue:
     """Recognise the frames of a head-turn challenge (or, with liveness off for login, 1-5
     frames) among everyone (1:N), or verify them as ``username`` (1:1). A 401
@@ -172,7 +172,7 @@ def delete_me() -> ResponseReturnValue:
 
 @bp.post("/preview")
 @limiter.limit(limit_from_config("PREVIEW_RATE_LIMIT"))
-@one_at_a_time("preview")
+@costly("preview")
 def preview() -> ResponseReturnValue:
     """Faces in one camera frame (detection only), for the pages' live preview."""
     images = image_files()

@@ -15,7 +15,7 @@ const CAMERA = {
   holdMs: 400,        // keep capturing this long after a turn is seen
   tailMs: 500,        // and after the last step,
   minMs: 4000,        // and until at least this long in all (at most maxFrames x frameMs)
-  idlePreviewMs: 400, // preview rate while waiting; during a challenge every 3rd frame
+  idlePreviewMs: 600, // preview rate while waiting; during a challenge every 3rd frame
 };
 
 // Steps are named in the captured, unmirrored frame: "left" = the nose moves to the image's

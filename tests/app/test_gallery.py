@@ -1,11 +1,12 @@
 """1:N decisions that know the gallery, through the API on real photos and a real LMDB.
 
 The stranger is Kate Siegel's photo; the enrolled user is Angelina Jolie's: dlib puts them
-0.40 apart, the closest different-person pair of the test photos. The service here runs dlib (the
-feature is the same for every model; this pair is dlib's closest) with a 1:1 threshold of 0.45 (so this look-alike is within 1:1) and a false-identification
-target of 1%. With one enrolled face, the 1:N threshold follows that target and the stranger
-is (wrongly, as any 1:N system at that setting would) taken for the user; with 10,000
-synthetic faces enrolled besides, the threshold tightens and the login asks for a username.
+0.40 apart, the closest different-person pair of the test photos. The service here runs dlib
+(the feature is the same for every model; this pair is dlib's closest) with a 1:1 threshold of
+0.45 (so this look-alike is within 1:1) and a false-identification target of 1%. With one
+enrolled face, the 1:N threshold follows that target and the stranger is (wrongly, as any 1:N
+system at that setting would) taken for the user; with 10,000 synthetic faces enrolled
+besides, the threshold tightens and the login asks for a username.
 """
 
 from __future__ import annotations

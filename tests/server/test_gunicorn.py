@@ -43,6 +43,9 @@ def start_server(
         "FACE_LOGIN_ADMIN_TOKEN": ADMIN,
         "FACE_LOGIN_APP_LOGIN_RATE_LIMIT": "1000 per minute",
         "FACE_LOGIN_APP_REGISTER_RATE_LIMIT": "1000 per minute",
+        # Every request comes from one address here: no per-client share of the workers.
+        "FACE_LOGIN_APP_CLIENT_CONCURRENCY": "0",
+        "FACE_LOGIN_APP_CLIENT_WORK_LIMIT": "",
         # Photos as frames: these tests are about the workers; the challenge has its own.
         "FACE_LOGIN_LIVENESS_LOGIN": "false",
         "FACE_LOGIN_LIVENESS_REGISTER": "false",
