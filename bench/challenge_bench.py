@@ -38,15 +38,18 @@ def webcam_frames(folder: Path, count: int) -> list[bytes]:
         raise FileNotFoundError(f"no readable frames in {folder}")
     order = frames + frames[-2:0:-1]
     rng = np.random.default_rng(0)
-    out = []
-    for k in range(count):
-        big = cv2.resize(order[k % len(order)], None, fx=2.4, fy=2.4, interpolation=cv2.INTER_CUBIC)
-        top = max(0, (big.shape[0] - 480) // 2)
-        left = max(0, (big.shape[1] - 640) // 2)
-        crop = big[top : top + 480, left : left + 640].astype(np.float32)
-        crop = np.clip(crop + rng.normal(0.0, 2.0, crop.shape), 0, 255).astype(np.uint8)
-        out.append(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
-    return out
+    return [webcam_frame(order[k % len(order)], rng) for k in range(count)]
+
+
+def webcam_frame(frame: np.ndarray, rng: np.random.Generator) -> bytes:
+    """One clip frame as a 640x480 webcam JPEG: scaled 2.4x (the face about 150 px), the
+    middle cut out, faint sensor noise added."""
+    big = cv2.resize(frame, None, fx=2.4, fy=2.4, interpolation=cv2.INTER_CUBIC)
+    top = max(0, (big.shape[0] - 480) // 2)
+    left = max(0, (big.shape[1] - 640) // 2)
+    crop = big[top : top + 480, left : left + 640].astype(np.float32)
+    crop = np.clip(crop + rng.normal(0.0, 2.0, crop.shape), 0, 255).astype(np.uint8)
+    return bytes(cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
 
 
 def main(argv: list[str] | None = None) -> int:

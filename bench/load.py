@@ -13,6 +13,12 @@ The service must let it through: raise the rate limits (``FACE_LOGIN_APP_LOGIN_R
 ``FACE_LOGIN_APP_REGISTER_RATE_LIMIT``, e.g. "100000 per minute") and, where logins ask for a
 head-turn challenge, start the service with ``FACE_LOGIN_LIVENESS_LOGIN=false`` and
 ``FACE_LOGIN_LIVENESS_REGISTER=false``. A ``challenge_required`` answer stops the bench.
+
+    python -m bench.load http://127.0.0.1:8000 --challenge [--levels 1,4,8] [--duration 30]
+
+plays the head-turn challenge instead, against the shipped settings (liveness on): real
+head-turn frames, a challenge per login, frames in the order it asks (bench/challenge_load.py).
+Raise ``FACE_LOGIN_APP_CHALLENGE_RATE_LIMIT`` too.
 """
 
 from __future__ import annotations
@@ -58,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, default=8, help="unmeasured logins first")
     bench.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="one person's photos")
     bench.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    bench.add_argument(
+        "--challenge", action="store_true", help="play the head-turn challenge (liveness on)"
+    )
+    bench.add_argument(
+        "--levels", default="1,4,8", help="--challenge: the concurrencies to run, in turn"
+    )
+    bench.add_argument(
+        "--liveness", type=Path, default=None, help="--challenge: the head-turn clips folder"
+    )
     return bench
 
 
@@ -251,6 +266,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     if args.concurrency < 1 or args.duration <= 0 or args.max_requests < 1:
         raise BenchError("--concurrency, --duration and --max-requests must be positive")
     base = require_loopback(args.base_url)
+    if args.challenge:
+        from bench.challenge_load import run_challenge  # imports cv2: only for this mode
+
+        return run_challenge(base, args)
     photos = load_photos(args.photos)
     user = register(base, photos, args.timeout)
     if args.warmup:

@@ -77,12 +77,7 @@ class Challenges:
         challenge = Challenge(
             secrets.token_urlsafe(18), steps, now + self.config.challenge_seconds, client
         )
-        record = json.dumps(
-            {"steps": steps, "expires_at": challenge.expires_at, "client": client}
-        ).encode()
-        self.records.put(
-            challenge.id, record, purge=lambda raw: json.loads(raw)["expires_at"] < now
-        )
+        self.records.put(challenge.id, challenge_record(challenge), challenge.expires_at, now)
         return challenge
 
     def take(self, challenge_id: str, client: str) -> Challenge:
@@ -99,6 +94,13 @@ class Challenges:
         if data["client"] != client:
             raise ChallengeInvalid("this challenge was issued to another client; ask for a new one")
         return Challenge(challenge_id, tuple(data["steps"]), data["expires_at"], client)
+
+
+def challenge_record(challenge: Challenge) -> bytes:
+    """How a challenge is kept: JSON (steps, expiry, client) under its id."""
+    return json.dumps(
+        {"steps": challenge.steps, "expires_at": challenge.expires_at, "client": challenge.client}
+    ).encode()
 
 
 class HeadTurnCheck:

@@ -9,6 +9,9 @@ Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order)
 - ``audit``: entry id -> JSON (time, client, action, outcome, user, distance): login and
   registration attempts, oldest dropped past the retention limits; never photos or vectors
 - ``challenges``: challenge id -> JSON (steps, client, expiry): issued, then taken once
+- ``pending_logins``: pending login id -> JSON (client, expiry, vectors): the same way
+- ``challenges_expiry``, ``pending_logins_expiry``: big-endian expiry (microseconds) + id ->
+  empty: the stale records are the first entries (challenge_records.py)
 - ``oidc``: the OpenID provider's clients, codes, tokens, consents and keys (oidc_records.py)
 - ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
   readers notice new faces cheaply) and ``index_version``.
@@ -110,6 +113,8 @@ class FaceStore:
                     "meta": env.open_db(b"meta"),
                     "challenges": env.open_db(b"challenges"),
                     "pending_logins": env.open_db(b"pending_logins"),
+                    "challenges_expiry": env.open_db(b"challenges_expiry"),
+                    "pending_logins_expiry": env.open_db(b"pending_logins_expiry"),
                     "audit": env.open_db(b"audit"),
                     "oidc": env.open_db(b"oidc"),
                 }

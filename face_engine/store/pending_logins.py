@@ -50,7 +50,7 @@ class PendingLogins:
                 "vectors": {tag: v.astype(float).tolist() for tag, v in vectors.items()},
             }
         ).encode()
-        self.records.put(pending.id, record, purge=lambda raw: json.loads(raw)["expires_at"] < now)
+        self.records.put(pending.id, record, pending.expires_at, now)
         return pending
 
     def take(self, pending_id: str, client: str) -> PendingLogin:

@@ -96,6 +96,58 @@ def test_load_bench_against_a_real_server(tmp_path: Path, face_data: Path):
     assert set(result["latency_ms"]) == {"p50", "p95", "p99", "mean", "max"}
 
 
+@pytest.mark.server
+@pytest.mark.integration
+def test_challenge_load_bench_plays_the_head_turn_against_shipped_settings(
+    tmp_path: Path, liveness_data: Path
+):
+    """bench/load.py --challenge against liveness on: registers from real head-turn frames,
+    a wrong-order login is refused, then every login answers its own challenge."""
+    proc, base, _ = start_server(
+        tmp_path / "data",
+        extra_env={
+            "FACE_LOGIN_LIVENESS_LOGIN": "true",
+            "FACE_LOGIN_LIVENESS_REGISTER": "true",
+            "FACE_LOGIN_APP_CHALLENGE_RATE_LIMIT": "1000 per minute",
+        },
+    )
+    try:
+        bench = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.load",
+                base,
+                "--challenge",
+                "--levels",
+                "1,2",
+                "--duration",
+                "60",
+                "--max-requests",
+                "4",
+                "--warmup",
+                "2",
+                "--liveness",
+                str(liveness_data),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        stop_server(proc)
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    result = json.loads(bench.stdout)
+    assert result["users"]["ana"].startswith("registered as ana-"), result["users"]
+    assert result["wrong_order_refused"] is True
+    assert [level["concurrency"] for level in result["levels"]] == [1, 2]
+    for level in result["levels"]:
+        assert level["requests"] == level["logins_ok"] == 4 and level["errors"] == {}, level
+        assert set(level["latency_ms"]) == {"p50", "p95", "p99", "mean", "max"}
+
+
 @pytest.mark.parametrize("url", ["http://192.0.2.1:8000", "http://8.8.8.8", "ftp://127.0.0.1/"])
 def test_load_bench_refuses_anything_but_loopback(url, capsys):
     from bench.load import main
