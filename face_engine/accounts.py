@@ -39,7 +39,6 @@ from face_engine.vision.embedding import Embedder
 from face_engine.vision.frames import LazyFrames
 from face_engine.vision.pipeline import FaceEngine
 
-REBUILD_JOB = "rebuild_job"
 Items = list[tuple[BGRImage, Face]]
 """Found faces with the images they are in, to embed with one model or two."""
 
@@ -388,54 +387,14 @@ class Accounts:
         return self.index.rebuild()
 
     def start_rebuild(self) -> dict[str, Any]:
-        """Rebuild the index in the background (one at a time across processes); its status.
-
-        The status lives in LMDB, so every worker answers ``rebuild_status`` the same.
-        """
-        started = time.time()
-
-        def done(manifest: IndexManifest) -> None:
-            result = {"faces": manifest.faces, "version": manifest.version}
-            self.store.set_meta_json(
-                REBUILD_JOB,
-                {
-                    "state": "done",
-                    "started_at": started,
-                    "finished_at": time.time(),
-                    "seconds": manifest.seconds,
-                    **result,
-                },
-            )
-
-        def failed(error: Exception) -> None:
-            self.store.set_meta_json(
-                REBUILD_JOB,
-                {
-                    "state": "failed",
-                    "started_at": started,
-                    "finished_at": time.time(),
-                    "error": f"{type(error).__name__}: {error}",
-                },
-            )
-
-        # "running" is written before the thread starts: a rebuild that finishes at once
-        # must not have its "done" overwritten (then reported interrupted).
-        previous = self.store.meta_json(REBUILD_JOB)
-        self.store.set_meta_json(REBUILD_JOB, {"state": "running", "started_at": started})
-        if not self.index.start_rebuild(done, failed) and previous is not None:
-            self.store.set_meta_json(REBUILD_JOB, previous)  # the one under way stands
-        return self.rebuild_status()
+        """Rebuild the index in the background (one at a time across processes); its status,
+        which lives in the store, so every worker answers ``rebuild_status`` the same."""
+        self.index.start_rebuild()
+        return self.index.rebuild_status()
 
     def rebuild_status(self) -> dict[str, Any]:
-        """The last admin rebuild: idle (none yet), running, done (faces, version, seconds)
-        or failed (error); a rebuild whose process died is reported failed."""
-        status: dict[str, Any] = self.store.meta_json(REBUILD_JOB) or {"state": "idle"}
-        if status["state"] == "running" and not self.index.rebuilding():
-            time.sleep(0.05)  # it may have finished between the two reads
-            status = self.store.meta_json(REBUILD_JOB) or status
-            if status["state"] == "running" and not self.index.rebuilding():
-                status = {**status, "state": "failed", "error": "the rebuild was interrupted"}
-        return status
+        """The last background rebuild (``FaceIndex.rebuild_status``)."""
+        return self.index.rebuild_status()
 
     def stats(self) -> dict[str, Any]:
         users, faces = self.store.counts()

@@ -31,10 +31,10 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, overload
+from typing import IO, Any, Literal, overload
 
 import numpy as np
 
@@ -101,6 +101,7 @@ class FaceIndex:
         self._build_lock = threading.Lock()  # one build at a time in this process
         self._background: threading.Thread | None = None
         self._unusable: str | None = "none yet"  # a ``current`` target that failed to load
+        self._job = f"rebuild_job/{model.tag}"  # the store's record of the last background one
 
     # -- queries -------------------------------------------------------------------------
 
@@ -220,34 +221,75 @@ class FaceIndex:
         with self._build_lock:
             return self._rebuild_locked()
 
-    def start_rebuild(
-        self,
-        done: Callable[[IndexManifest], None] | None = None,
-        failed: Callable[[Exception], None] | None = None,
-    ) -> bool:
+    def start_rebuild(self) -> bool:
         """Rebuild in a background thread, unless one is running in this or another process
-        (False then). ``done`` / ``failed`` are called from that thread when it ends."""
+        (False then). Every background rebuild, the admin's or one a search asked for, keeps
+        its state in the store (``rebuild_status``).
+
+        The cross-process lock is taken here, before the thread starts, and "running" written
+        under it; the thread writes how it ended before the lock is let go. So whoever finds
+        the lock free reads the end of the last rebuild, never a stale "running".
+        """
         with self._build_lock:
             if self._background is not None and self._background.is_alive():
                 return False
-            if self.rebuilding():
+            lock_file = self._try_lock()
+            if lock_file is None:
                 return False
+            started = time.time()
+            try:
+                self.store.set_meta_json(self._job, {"state": "running", "started_at": started})
+            except BaseException:
+                lock_file.close()
+                raise
+            versions = self.dir / "versions"
+            versions.mkdir(parents=True, exist_ok=True)
 
             def run() -> None:
-                try:
-                    with self._build_lock_held():
-                        manifest = self._rebuild_locked(blocking=False)
-                except Exception as e:  # reported to the caller's callback, and logged
-                    log.exception("background index rebuild failed")
-                    if failed is not None:
-                        failed(e)
-                    return
-                if manifest is not None and done is not None:
-                    done(manifest)
+                with lock_file, self._build_lock_held():
+                    try:
+                        manifest = self._build_and_switch(versions)
+                        ended: dict[str, Any] = {
+                            "state": "done",
+                            "faces": manifest.faces,
+                            "version": manifest.version,
+                            "seconds": manifest.seconds,
+                        }
+                    except Exception as e:
+                        log.exception("background index rebuild failed")
+                        ended = {"state": "failed", "error": f"{type(e).__name__}: {e}"}
+                    ended.update(started_at=started, finished_at=time.time())
+                    try:
+                        self.store.set_meta_json(self._job, ended)
+                    except Exception:
+                        log.exception("could not record the end of the index rebuild")
 
             self._background = threading.Thread(target=run, name="index-rebuild", daemon=True)
             self._background.start()
             return True
+
+    def rebuild_status(self) -> dict[str, Any]:
+        """The last background rebuild: idle (none yet), running, done (faces, version,
+        seconds) or failed (error); one whose process died is reported failed."""
+        status: dict[str, Any] = self.store.meta_json(self._job) or {"state": "idle"}
+        if status["state"] == "running" and not self.rebuilding():
+            # It may have ended between the two reads; its end is written before its lock is
+            # let go, so a second read has it.
+            status = self.store.meta_json(self._job) or status
+            if status["state"] == "running" and not self.rebuilding():
+                status = {**status, "state": "failed", "error": "the rebuild was interrupted"}
+        return status
+
+    def _try_lock(self) -> IO[str] | None:
+        """The rebuild lock file, locked; None when another holds the lock."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock_file = open(self.dir / "rebuild.lock", "a")  # noqa: SIM115 - closed by the holder
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            return None
+        return lock_file
 
     def _building(self) -> bool:
         return self._background is not None and self._background.is_alive()
@@ -284,39 +326,43 @@ class FaceIndex:
                 fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
             except BlockingIOError:
                 return None
-            for stale in versions.glob(".tmp-*"):  # left by a rebuild that was killed
-                shutil.rmtree(stale, ignore_errors=True)
-            started = time.time()
-            face_ids, _, vectors, _ = self.store.snapshot(0, self.model)
-            version = self.store.meta_int("index_version") + 1
-            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
-            build_ann(vectors, tmp, self.config)
-            np.save(tmp / "face_ids.npy", face_ids)
-            manifest = IndexManifest(
-                version=version,
-                faces=int(len(face_ids)),
-                max_face_id=int(face_ids.max()) if len(face_ids) else 0,
-                built_at=time.time(),
-                seconds=round(time.time() - started, 3),
-                metric=METRIC,
-                backend=self.config.backend,
-                n_trees=self.config.n_trees,
-                projection_dims=self.config.projection_dims,
-            )
-            (tmp / "manifest.json").write_text(json.dumps(asdict(manifest)))
-            _fsync_tree(tmp)
-            final = versions / f"v{version:06d}"
-            if final.exists():
-                shutil.rmtree(final)
-            os.rename(tmp, final)
-            link_tmp = self.dir / f".current-{os.getpid()}"
-            if link_tmp.is_symlink():
-                link_tmp.unlink()
-            os.symlink(f"versions/{final.name}", link_tmp)
-            os.replace(link_tmp, self.dir / "current")
-            _fsync_dir(self.dir)
-            self.store.set_meta_int("index_version", version)
-            self._prune(versions, final.name)
+            return self._build_and_switch(versions)
+
+    def _build_and_switch(self, versions: Path) -> IndexManifest:
+        """A new version built from the store and made current (the caller holds the lock)."""
+        for stale in versions.glob(".tmp-*"):  # left by a rebuild that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        started = time.time()
+        face_ids, _, vectors, _ = self.store.snapshot(0, self.model)
+        version = self.store.meta_int("index_version") + 1
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
+        build_ann(vectors, tmp, self.config)
+        np.save(tmp / "face_ids.npy", face_ids)
+        manifest = IndexManifest(
+            version=version,
+            faces=int(len(face_ids)),
+            max_face_id=int(face_ids.max()) if len(face_ids) else 0,
+            built_at=time.time(),
+            seconds=round(time.time() - started, 3),
+            metric=METRIC,
+            backend=self.config.backend,
+            n_trees=self.config.n_trees,
+            projection_dims=self.config.projection_dims,
+        )
+        (tmp / "manifest.json").write_text(json.dumps(asdict(manifest)))
+        _fsync_tree(tmp)
+        final = versions / f"v{version:06d}"
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        link_tmp = self.dir / f".current-{os.getpid()}"
+        if link_tmp.is_symlink():
+            link_tmp.unlink()
+        os.symlink(f"versions/{final.name}", link_tmp)
+        os.replace(link_tmp, self.dir / "current")
+        _fsync_dir(self.dir)
+        self.store.set_meta_int("index_version", version)
+        self._prune(versions, final.name)
         return manifest
 
     @staticmethod

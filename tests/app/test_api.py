@@ -277,13 +277,13 @@ def test_no_rebuild_on_a_read_path(auth, app, client):
     accounts = app.extensions["face_login"]
     shutil.rmtree(accounts.index.dir)
     builds = []
-    original = accounts.index._rebuild_locked
+    original = accounts.index._build_and_switch
 
-    def counted(blocking=True):
+    def counted(versions):
         builds.append(threading.current_thread().name)
-        return original(blocking)
+        return original(versions)
 
-    accounts.index._rebuild_locked = counted
+    accounts.index._build_and_switch = counted
     for _ in range(4):
         assert client.get("/healthz").status_code == 200
         r = auth.login(OBAMA[2])
