@@ -2,8 +2,9 @@
 #
 # Two stages. annoy and hnswlib are published only as source archives, and python:3.11-slim has
 # no compiler, so the build stage (with one) turns every requirement into a wheel and installs
-# those wheels only (--no-index --only-binary) into a virtualenv, /opt/venv. The runtime stage
-# copies that virtualenv (COPY --from=build): no compiler, no wheels, no network. Plain
+# those wheels only (--no-index --only-binary) into a virtualenv, /opt/venv, then takes pip and
+# setuptools out of it (nothing installs at run time). The runtime stage copies that virtualenv
+# (COPY --from=build): no compiler, no wheels, no installer, no network. Plain
 # COPY --from, not RUN --mount, so the classic builder (DOCKER_BUILDKIT=0, Debian's docker.io
 # without buildx) and BuildKit build the same image.
 #
@@ -30,6 +31,7 @@ RUN pip wheel --wheel-dir /wheels -r requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-index --only-binary=:all: --find-links=/wheels \
         -r requirements.txt \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
     && rm -rf /wheels
 
 
