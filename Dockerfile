@@ -1,8 +1,15 @@
 # face-login: gunicorn on $PORT (8000), data in the /data volume, models from the pip packages.
 #
 # Two stages. annoy and hnswlib are published only as source archives, and python:3.11-slim has
-# no compiler, so the build stage (with one) turns every requirement into a wheel; the runtime
-# stage installs those wheels only (--no-index --only-binary), with no compiler and no network.
+# no compiler, so the build stage (with one) turns every requirement into a wheel and installs
+# those wheels only (--no-index --only-binary) into a virtualenv, /opt/venv, then takes pip and
+# setuptools out of it (nothing installs at run time). The runtime stage copies that virtualenv
+# (COPY --from=build): no compiler, no wheels, no installer, no network. Plain
+# COPY --from, not RUN --mount, so the classic builder (DOCKER_BUILDKIT=0, Debian's docker.io
+# without buildx) and BuildKit build the same image.
+#
+# Read-only: `docker run --read-only --tmpfs /tmp -v face-login-data:/data ...`; /data is the
+# only folder written besides /tmp (gunicorn's worker heartbeats, uploads spooled to disk).
 
 FROM python:3.11-slim AS build
 
@@ -20,7 +27,12 @@ RUN apt-get update \
 
 WORKDIR /build
 COPY requirements.txt .
-RUN pip wheel --wheel-dir /wheels -r requirements.txt
+RUN pip wheel --wheel-dir /wheels -r requirements.txt \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-index --only-binary=:all: --find-links=/wheels \
+        -r requirements.txt \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
+    && rm -rf /wheels
 
 
 FROM python:3.11-slim
@@ -33,15 +45,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ORT_DISABLE_TELEMETRY=1 \
     HOST=0.0.0.0 \
     PORT=${PORT} \
-    FACE_LOGIN_DATA=/data
+    FACE_LOGIN_DATA=/data \
+    PATH=/opt/venv/bin:$PATH
 
 RUN groupadd --gid 10001 facelogin \
     && useradd --create-home --uid 10001 --gid 10001 facelogin
 WORKDIR /app
 
-COPY requirements.txt .
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --only-binary=:all: --find-links=/wheels -r requirements.txt
+COPY --from=build /opt/venv /opt/venv
 
 COPY config.ini gunicorn.conf.py ./
 COPY app ./app
