@@ -44,6 +44,7 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --only-binary=:all: --find-links=/wheels -r requirements.txt
 
 COPY config.ini gunicorn.conf.py ./
+COPY serving ./serving
 COPY app ./app
 COPY face_engine ./face_engine
 COPY templates ./templates

@@ -28,6 +28,9 @@ class AppConfig:
     workers: int = 2
     threads: int = 4
     timeout: int = 120
+    # Seconds a request (headers and body) may take to arrive, read on the worker's event loop
+    # before any thread sees it (serving/worker.py); slower clients are dropped (408).
+    request_read_timeout: float = 30.0
     max_content_length: int = 16 * 1024 * 1024
     max_images: int = 5
     login_rate_limit: str = "10 per minute; 60 per hour"
@@ -45,6 +48,10 @@ class AppConfig:
     trusted_proxies: int = 0
     # Peers whose X-Forwarded-For is believed (with trusted_proxies > 0): IPs or networks.
     proxy_addresses: tuple[Network, ...] = (Network("127.0.0.1"), Network("::1"))
+
+    def __post_init__(self) -> None:
+        if not self.request_read_timeout > 0:
+            raise ValueError(f"request_read_timeout must be > 0, not {self.request_read_timeout}")
 
 
 def load_config(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, AppConfig]:
