@@ -45,6 +45,7 @@ def checked_config() -> dict[str, Any]:
         "timeout": app_config.timeout,
         "request_read_timeout": app_config.request_read_timeout,
         "max_content_length": app_config.max_content_length,
+        "max_held_request_bytes": app_config.max_held_request_bytes,
         "data_dir": str(Path(settings.data.dir).resolve()),
         "model": model.tag,
         "threshold": settings.model.threshold,
@@ -68,12 +69,17 @@ def checked_config_in_child() -> dict[str, Any]:
 
 def worker_class_for(config: dict[str, Any]) -> type:
     """gthread whose threads get whole requests only (serving/worker.py), with [app]'s
-    request_read_timeout and max_content_length. Pure Python: safe in the master."""
+    request_read_timeout, max_content_length and max_held_request_bytes. Pure Python: safe
+    in the master."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from serving.worker import buffering_worker
 
-    return buffering_worker(config["request_read_timeout"], config["max_content_length"])
+    return buffering_worker(
+        config["request_read_timeout"],
+        config["max_content_length"],
+        config["max_held_request_bytes"],
+    )
 
 
 def control_socket_for(data_dir: Path) -> str | None:

@@ -10,6 +10,9 @@ body - and submits it to the thread pool only once it has all arrived. Meanwhile
   dropped (408 if any of it had come);
 - a body declared (or, chunked, grown) larger than ``max_body`` is answered 413 at once,
   unread;
+- the bytes held, by requests arriving or waiting for a thread, stay within ``max_held``
+  (503 past it): buffering does not let many fast uploads take the memory that gthread's
+  threads bounded before;
 - the thread's parser reads from those buffered bytes only, never from the socket, and
   writing the answer is bounded by ``read_timeout`` too (a client that stops reading it);
 - connections are closed without blocking the loop (gthread's graceful close waits up to
@@ -62,6 +65,7 @@ class BufferedConn(TConn):  # type: ignore[misc]
         super().__init__(*args)
         self.worker = worker
         self.continued = False  # a 100 Continue was sent while buffering
+        self.held = 0  # bytes of this connection's request held by the worker
 
     def close(self, graceful: bool = False) -> None:
         if graceful:
@@ -94,16 +98,20 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
 
     read_timeout: float = 30.0
     max_body: int = 16 * 1024 * 1024
+    max_held: int = 128 * 1024 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reading: dict[BufferedConn, Pending] = {}
         self.lingering: dict[socket.socket, float] = {}
+        self.held = 0
         cfg = self.cfg
         line = cfg.limit_request_line or 8190
         fields = cfg.limit_request_fields or 32768
         size = cfg.limit_request_field_size or 8190
         self.max_header_bytes = line + 2 + fields * (size + 2) + 2
+        # One request of the largest size always fits.
+        self.max_held = max(self.max_held, self.max_body + self.max_header_bytes)
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -125,6 +133,7 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         pending = Pending(conn, framing, time.monotonic() + self.read_timeout)
         # Bytes a previous request's parse read ahead: the start of this one.
         ahead = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
+        self.hold(conn, len(ahead))
         if ahead and self.advance(pending, ahead):
             return
         conn.sock.setblocking(False)
@@ -153,6 +162,12 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
             self.stop_reading(pending)
             self.drop(pending.conn)
             return
+        if self.held + len(data) > self.max_held:
+            self.stop_reading(pending)
+            detail = "the server holds too many uploads at the moment; try again shortly"
+            self.refuse(pending.conn, answer("503 Service Unavailable", "busy", detail))
+            return
+        self.hold(pending.conn, len(data))
         if self.advance(pending, data):
             self.stop_reading(pending)
 
@@ -181,6 +196,21 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         conn.parser.unreader = BufferedUnreader(request)
         super().enqueue_req(conn)
 
+    def hold(self, conn: BufferedConn, size: int) -> None:
+        conn.held += size
+        self.held += size
+
+    def release(self, conn: TConn) -> None:
+        if isinstance(conn, BufferedConn):
+            self.held -= conn.held
+            conn.held = 0
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """gthread's; the request's bytes are no longer held (a pipelined next one's are
+        counted again as it is read)."""
+        self.release(conn)
+        super().finish_request(conn, fs)
+
     def handle_request(self, req: Any, conn: TConn) -> bool:
         """gthread's, with a bounded write and no second 100 Continue."""
         if isinstance(conn, BufferedConn):
@@ -202,10 +232,12 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
             pass
 
     def drop(self, conn: BufferedConn) -> None:
+        self.release(conn)
         self.nr_conns -= 1
         util.close(conn.sock)
 
     def refuse(self, conn: BufferedConn, response: bytes) -> None:
+        self.release(conn)
         self.nr_conns -= 1
         self.send_now(conn.sock, response)
         self.linger(conn.sock)
@@ -269,10 +301,9 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
                 pending.deadline = min(pending.deadline, deadline)
 
 
-def buffering_worker(read_timeout: float, max_body: int) -> type[BufferingWorker]:
+def buffering_worker(
+    read_timeout: float, max_body: int, max_held: int = BufferingWorker.max_held
+) -> type[BufferingWorker]:
     """The worker class for gunicorn.conf.py's ``worker_class``, with [app]'s limits."""
-    return type(
-        "BufferingWorker",
-        (BufferingWorker,),
-        {"read_timeout": read_timeout, "max_body": max_body, "__module__": __name__},
-    )
+    limits = {"read_timeout": read_timeout, "max_body": max_body, "max_held": max_held}
+    return type("BufferingWorker", (BufferingWorker,), {**limits, "__module__": __name__})

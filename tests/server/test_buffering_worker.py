@@ -19,6 +19,7 @@ from tests.server.test_gunicorn import free_port
 pytestmark = [pytest.mark.server]
 READ_TIMEOUT = 2
 MAX_BODY = 1000
+MAX_HELD = 3000  # bytes held across the worker's requests (floor: 1000 + 1224 header bytes)
 ECHO_APP = "tests.server.echo_app:app"
 PING = b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
@@ -26,7 +27,10 @@ CONF = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 from serving.worker import buffering_worker
-worker_class = buffering_worker({READ_TIMEOUT}, {MAX_BODY})
+worker_class = buffering_worker({READ_TIMEOUT}, {MAX_BODY}, {MAX_HELD})
+limit_request_line = 200
+limit_request_fields = 10
+limit_request_field_size = 100
 workers = 1
 threads = 1
 graceful_timeout = 10
@@ -171,3 +175,24 @@ def test_sigterm_with_idle_and_half_sent_connections_stops_promptly(server):
     assert time.monotonic() - start < READ_TIMEOUT + 5
     idle.close()
     half.close()
+
+
+def test_held_bytes_stay_within_the_budget(server):
+    """Three nearly whole 1000-byte uploads at once pass the 3000 bytes held: the third is
+    answered 503; once the first is served, its bytes are free again."""
+    port, _, _ = server
+    head = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+    first, second, third = (socket.create_connection(("127.0.0.1", port), timeout=5) for _ in "abc")
+    for sock in (first, second, third):
+        sock.sendall(head + b"y" * 990)
+        time.sleep(0.2)
+    got = read_all(third)
+    assert got.startswith(b"HTTP/1.1 503 ") and b'"error": "busy"' in got
+    first.sendall(b"y" * 10 + b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert read_all(first).endswith(b"/ping 0")
+    again = exchange(
+        port, head.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n") + b"z" * 1000
+    )
+    assert again.endswith(b"/up 1000")
+    for sock in (first, second, third):
+        sock.close()
