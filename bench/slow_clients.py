@@ -7,14 +7,18 @@ while /healthz and /api/challenge are timed (issue 17).
 First ``--quiet`` seconds of probes alone, then ``--duration`` seconds with ``--sockets``
 slow connections held open: ``headers`` ones send a request line and then one header line
 every ``--gap-min``..``--gap-max`` seconds and never finish; ``bodies`` ones send whole
-headers announcing a 1 MB body and then a few bytes of it per gap (``both``: half each). A
+headers announcing a 1 MB multipart body (a form upload, which the app reads before it
+answers) and then a few bytes of it per gap (``both``: half each). A
 socket the server closes is opened again at once, so the count stays held. One probe at a
 time asks /healthz, then POST /api/challenge, each with a ``--probe-timeout`` (5 s).
 
 It prints, per phase and route: probes sent, answered (any HTTP status), timed out, the
 median and 95th percentile latency of the answered; and how often the server closed a slow
-socket. Let /api/challenge through for the probes:
-``FACE_LOGIN_APP_CHALLENGE_RATE_LIMIT="100000 per minute"``; its 429s count as answers.
+socket. Start the service with ``FACE_LOGIN_APP_CHALLENGE_RATE_LIMIT="100000 per minute"``
+(the probes' challenges; a 429 would still count as an answer) and
+``FACE_LOGIN_APP_LOGIN_RATE_LIMIT="100000 per minute"``: the slow sockets are POSTs to
+/api/login from one address standing for many, and past the per-address limit a server that
+hands headers to the app at once answers them 429 without reading their bodies.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import requests
 
 ROUTES = (("GET", "/healthz"), ("POST", "/api/challenge"))
 BODY_BYTES = 1_000_000
+# A form upload, as the login page sends: the app reads (waits for) the body before answering.
+MULTIPART = "multipart/form-data; boundary=slowslowslow"
 
 
 @dataclass
@@ -122,7 +128,7 @@ def slow_socket(
             else:
                 sock.sendall(
                     f"POST /api/login HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
-                    f"application/octet-stream\r\nContent-Length: {BODY_BYTES}\r\n\r\n".encode()
+                    f"{MULTIPART}\r\nContent-Length: {BODY_BYTES}\r\n\r\n".encode()
                 )
             n = 0
             while not stop.is_set():

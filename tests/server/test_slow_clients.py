@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.server, pytest.mark.integration]
 SLOW = 200
 READ_TIMEOUT = 20  # long enough to hold every slow socket through the logins
 GAP = 1.0  # seconds between two trickled lines
+MULTIPART = "multipart/form-data; boundary=slowslowslow"  # a form: the app waits for it
 
 
 @dataclass
@@ -39,7 +40,7 @@ class SlowClient:
         with socket.create_connection((self.host, self.port), timeout=30) as sock:
             head = f"POST /api/login HTTP/1.1\r\nHost: {self.host}\r\n"
             if self.kind == "body":
-                head += "Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n"
+                head += f"Content-Type: {MULTIPART}\r\nContent-Length: 1000000\r\n\r\n"
             sock.sendall(head.encode())
             self.connected = True
             poller = select.poll()
