@@ -25,72 +25,24 @@ to gthread as they are. Nothing of face-login is imported here: the master loads
 from __future__ import annotations
 
 import errno
-import json
 import selectors
 import socket
 import time
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from gunicorn import util
 from gunicorn.http import get_parser
-from gunicorn.http.unreader import Unreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from serving.connection import BufferedConn, BufferedUnreader, Pending, answer
 from serving.framing import RequestFraming, Verdict
 
 RECV_BYTES = 256 * 1024
 # A refused or finished connection is kept this long to take what the client still sends
 # (closing with unread bytes sends a reset, which can destroy the answer before it is read).
 LINGER_SECONDS = 2.0
-
-
-class BufferedUnreader(Unreader):  # type: ignore[misc]
-    """The parser's source: the bytes already buffered, and then nothing (never the socket)."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__()
-        self.buf.write(data)
-
-    def chunk(self, size_hint: int | None = None) -> bytes:
-        return b""
-
-
-class BufferedConn(TConn):  # type: ignore[misc]
-    """gthread's connection, whose graceful close lingers on the worker's loop, unblocked."""
-
-    def __init__(self, worker: BufferingWorker, *args: Any) -> None:
-        super().__init__(*args)
-        self.worker = worker
-        self.continued = False  # a 100 Continue was sent while buffering
-        self.held = 0  # bytes of this connection's request held by the worker
-
-    def close(self, graceful: bool = False) -> None:
-        if graceful:
-            self.worker.linger(self.sock)
-        else:
-            util.close(self.sock)
-
-
-@dataclass(slots=True)
-class Pending:
-    """A connection whose request is being read on the loop."""
-
-    conn: BufferedConn
-    framing: RequestFraming
-    deadline: float
-
-
-def answer(status: str, code: str, detail: str) -> bytes:
-    """The app's JSON error shape, as a whole HTTP/1.1 response that closes."""
-    body = json.dumps({"ok": False, "error": code, "detail": detail}).encode()
-    head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 class BufferingWorker(ThreadWorker):  # type: ignore[misc]
@@ -168,8 +120,7 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
             self.refuse(pending.conn, answer("503 Service Unavailable", "busy", detail))
             return
         self.hold(pending.conn, len(data))
-        if self.advance(pending, data):
-            self.stop_reading(pending)
+        self.advance(pending, data)
 
     def advance(self, pending: Pending, data: bytes) -> bool:
         """Feed ``data``; True once the connection has left the reading stage."""
@@ -180,6 +131,7 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
                 conn.continued = True
                 self.send_now(conn.sock, b"HTTP/1.1 100 Continue\r\n\r\n")
             return False
+        self.stop_reading(pending)
         if verdict is Verdict.TOO_LARGE:
             detail = f"the upload is larger than the limit of {self.max_body} bytes"
             self.refuse(conn, answer("413 Content Too Large", "too_large", detail))
