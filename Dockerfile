@@ -55,6 +55,7 @@ WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 
 COPY config.ini gunicorn.conf.py ./
+COPY serving ./serving
 COPY app ./app
 COPY face_engine ./face_engine
 COPY templates ./templates

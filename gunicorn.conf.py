@@ -43,6 +43,9 @@ def checked_config() -> dict[str, Any]:
         "workers": app_config.workers,
         "threads": app_config.threads,
         "timeout": app_config.timeout,
+        "request_read_timeout": app_config.request_read_timeout,
+        "max_content_length": app_config.max_content_length,
+        "max_held_request_bytes": app_config.max_held_request_bytes,
         "data_dir": str(Path(settings.data.dir).resolve()),
         "model": model.tag,
         "threshold": settings.model.threshold,
@@ -64,6 +67,21 @@ def checked_config_in_child() -> dict[str, Any]:
     return config
 
 
+def worker_class_for(config: dict[str, Any]) -> type:
+    """gthread whose threads get whole requests only (serving/worker.py), with [app]'s
+    request_read_timeout, max_content_length and max_held_request_bytes. Pure Python: safe
+    in the master."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from serving.worker import buffering_worker
+
+    return buffering_worker(
+        config["request_read_timeout"],
+        config["max_content_length"],
+        config["max_held_request_bytes"],
+    )
+
+
 def control_socket_for(data_dir: Path) -> str | None:
     """``<data>/gunicorn.ctl``, or None when that path is too long for a Unix socket."""
     path = str(data_dir / "gunicorn.ctl")
@@ -82,6 +100,9 @@ port = os.environ.get("PORT", "8000")
 bind = f"{host}:{port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", _config["workers"]))
 threads = _config["threads"]
+# Requests are read whole on each worker's event loop before a thread gets them: slow clients
+# cannot hold the threads (issue 17; docs/robustness.md).
+worker_class = worker_class_for(_config)
 timeout = _config["timeout"]
 preload_app = False
 accesslog = "-"

@@ -30,6 +30,11 @@ class AppConfig:
     workers: int = 2
     threads: int = 4
     timeout: int = 120
+    # Seconds a request (headers and body) may take to arrive, read on the worker's event loop
+    # before any thread sees it (serving/worker.py); slower clients are dropped (408).
+    request_read_timeout: float = 30.0
+    # Bytes of requests each worker holds while they arrive or wait for a thread (503 past it).
+    max_held_request_bytes: int = 128 * 1024 * 1024
     max_content_length: int = 16 * 1024 * 1024
     max_images: int = 5
     login_rate_limit: str = "10 per minute; 60 per hour"
@@ -66,6 +71,8 @@ class AppConfig:
                     ) from None
         if self.client_concurrency < 0:
             raise ValueError("client_concurrency must be 0 (no limit) or more")
+        if not self.request_read_timeout > 0:
+            raise ValueError(f"request_read_timeout must be > 0, not {self.request_read_timeout}")
 
 
 def load_config(env: Mapping[str, str], path: Path | None = None) -> tuple[Settings, AppConfig]:

@@ -81,3 +81,11 @@ def test_web_layer_uses_only_the_public_api(path):
         if name.startswith("face_engine.") and name != "face_engine.config"
     ]
     assert not deep, f"{path.relative_to(ROOT)} reaches into {deep}"
+
+
+@pytest.mark.parametrize("path", sources("serving"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_server_side_imports_nothing_of_the_service(path):
+    """``serving`` (the gunicorn worker) is loaded by gunicorn's master, which must stay free
+    of the service's native libraries: gunicorn and the standard library only."""
+    ours = [n for n in imports(path) if n.split(".")[0] in (*FOREIGN, "face_engine", "cv2")]
+    assert not ours, f"{path.relative_to(ROOT)} imports {ours}"

@@ -1,0 +1,1 @@
+"""The server side face-login adds to gunicorn: a worker whose threads get whole requests."""
