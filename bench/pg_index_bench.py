@@ -109,7 +109,11 @@ def figures(times: list[float], found: list[np.ndarray], truth: np.ndarray, plan
 
 
 def start_postgres(folder: Path, args: argparse.Namespace) -> Any:
-    import pgserver
+    import warnings
+
+    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR: its lock goes to /tmp/runtime-<uid>
+        warnings.simplefilter("ignore")
+        import pgserver
 
     server = pgserver.get_server(folder, cleanup_mode="stop")
     for name, value in (
@@ -194,7 +198,7 @@ def bench_pgvector(conn, vectors, queries, planted, truth, args) -> dict:
     conn.execute("SET enable_indexscan = off")
     exact = run_searches(conn, queries[: args.exact_queries], args.k, args.k)
     conn.execute("RESET enable_indexscan")
-    out["exact_scan"] = figures(*exact, truth[: args.exact_queries], planted)
+    out["exact_scan"] = figures(*exact, truth[: args.exact_queries], planted[: args.exact_queries])
     backend = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
     conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
     out["builds"] = []
@@ -310,7 +314,6 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="pg-index-bench-"))
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp))  # pgserver's lock folder
     server = None
     try:
         server = start_postgres(tmp / "pgdata", args)
