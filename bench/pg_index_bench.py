@@ -2,11 +2,12 @@
 
     python -m bench.pg_index_bench --n 10000 --n 100000 [--queries 500] [--out result.json]
 
-Random unit vectors of SFace's dimension (128). Each query is a stored vector moved off by noise
-and renormalised (a fresh photo of an enrolled face, at an SFace-like same-person distance), so
-recall@1 asks "is the planted face found" and recall@10 also asks for the nine nearest strangers,
-which in a uniform cloud are the hardest case an ANN structure meets. Ground truth is exact
-(numpy over all vectors).
+Unit vectors of SFace's dimension (128), ``--data random`` (uniform; each query a stored vector
+moved off by noise, a fresh photo of an enrolled face at an SFace-like same-person distance) or
+``--data clustered`` (bench/synthetic.py's identities, in 128 dimensions). recall@1 asks whether
+the exact nearest face is found; recall@10 also asks for the nine next, which in a uniform cloud
+are strangers at nearly equal distances: the hardest case an ANN structure meets. Ground truth
+is exact (numpy over all vectors).
 
 (a) pgvector: one table, an HNSW index (vector_l2_ops) per ``--build m:ef_construction``, queries
     ``ORDER BY embedding <-> q LIMIT candidates`` over hnsw.ef_search in ``--ef``, the candidates
@@ -46,6 +47,7 @@ NOISE = 0.8  # puts a query at about 0.7 from its planted face (SFace's threshol
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.pg_index_bench", description=__doc__)
     p.add_argument("--n", type=int, action="append", help="faces (repeat for several sizes)")
+    p.add_argument("--data", choices=("random", "clustered"), default="random")
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--candidates", type=int, default=40, help="HNSW rows re-ranked exactly")
@@ -66,16 +68,39 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def dataset(n: int, queries: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(vectors (n, 128), queries (q, 128), planted row of each query)."""
+def dataset(n: int, queries: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors (n, 128), queries (q, 128)).
+
+    ``random``: uniform unit vectors; a query is a stored one moved off by noise (about 0.7
+    away). ``clustered``: bench/synthetic.py's recipe in 128 dimensions (identity centres from a
+    decaying spectrum plus a shared direction, four noisy faces each); a query is a fresh face
+    of an enrolled identity, as index-bench makes them.
+    """
     rng = np.random.default_rng(n)
     vectors = np.empty((n, DIM), np.float32)
+    if kind == "random":
+        for start in range(0, n, 100_000):
+            stop = min(n, start + 100_000)
+            vectors[start:stop] = unit(rng.standard_normal((stop - start, DIM), dtype=np.float32))
+        planted = rng.integers(0, n, queries)
+        noise = rng.standard_normal((queries, DIM), dtype=np.float32) * (NOISE / np.sqrt(DIM))
+        return vectors, unit(vectors[planted] + noise)
+    scale = np.arange(1, DIM + 1, dtype=np.float32) ** -0.5
+    scale /= np.sqrt((scale**2).sum())
+    mean = unit(rng.standard_normal((1, DIM), dtype=np.float32))
+    rotation = np.linalg.qr(rng.standard_normal((DIM, DIM)))[0].astype(np.float32)
+    centres = unit(
+        (rng.standard_normal((n // 4, DIM), dtype=np.float32) * scale) @ rotation + 0.5 * mean
+    )
+
+    def faces_of(c: np.ndarray) -> np.ndarray:
+        level = rng.uniform(0.35, 0.75, (len(c), 1)).astype(np.float32)
+        return unit(c + level * rng.standard_normal(c.shape, dtype=np.float32) / np.sqrt(DIM))
+
+    identity = np.arange(n) % len(centres)
     for start in range(0, n, 100_000):
-        stop = min(n, start + 100_000)
-        vectors[start:stop] = unit(rng.standard_normal((stop - start, DIM), dtype=np.float32))
-    planted = rng.integers(0, n, queries)
-    noise = rng.standard_normal((queries, DIM), dtype=np.float32) * (NOISE / np.sqrt(DIM))
-    return vectors, unit(vectors[planted] + noise), planted
+        vectors[start : start + 100_000] = faces_of(centres[identity[start : start + 100_000]])
+    return vectors, faces_of(centres[identity[rng.integers(0, n, queries)]])
 
 
 def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
@@ -89,7 +114,7 @@ def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def figures(times: list[float], found: list[np.ndarray], truth: np.ndarray, planted) -> dict:
+def figures(times: list[float], found: list[np.ndarray], truth: np.ndarray) -> dict:
     times = sorted(times)
     k = truth.shape[1]
     overlap = [
@@ -100,7 +125,7 @@ def figures(times: list[float], found: list[np.ndarray], truth: np.ndarray, plan
         "p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))], 3),
         "recall_at_10": round(float(np.mean(overlap)), 4),
         "recall_at_1": round(
-            float(np.mean([len(f) and f[0] == p for f, p in zip(found, planted, strict=True)])), 4
+            float(np.mean([len(f) and f[0] == t[0] for f, t in zip(found, truth, strict=True)])), 4
         ),
     }
 
@@ -185,7 +210,7 @@ def run_searches(conn, queries, candidates, k) -> tuple[list[float], list[np.nda
     return times, found
 
 
-def bench_pgvector(conn, vectors, queries, planted, truth, args) -> dict:
+def bench_pgvector(conn, vectors, queries, truth, args) -> dict:
     out: dict[str, Any] = {}
     start = time.perf_counter()
     conn.execute("DROP TABLE IF EXISTS faces")
@@ -198,7 +223,7 @@ def bench_pgvector(conn, vectors, queries, planted, truth, args) -> dict:
     conn.execute("SET enable_indexscan = off")
     exact = run_searches(conn, queries[: args.exact_queries], args.k, args.k)
     conn.execute("RESET enable_indexscan")
-    out["exact_scan"] = figures(*exact, truth[: args.exact_queries], planted[: args.exact_queries])
+    out["exact_scan"] = figures(*exact, truth[: args.exact_queries])
     backend = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
     conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
     out["builds"] = []
@@ -223,7 +248,7 @@ def bench_pgvector(conn, vectors, queries, planted, truth, args) -> dict:
             row = {
                 "ef_search": ef,
                 "candidates": candidates,
-                **figures(times, found, truth, planted),
+                **figures(times, found, truth),
             }
             build["sweep"].append(row)
             say(f"  hnsw m={m} efc={efc} ef={ef}: {row}")
@@ -235,7 +260,7 @@ def bench_pgvector(conn, vectors, queries, planted, truth, args) -> dict:
 # --- Annoy (the project's ANN wrapper) ------------------------------------------------------
 
 
-def bench_annoy(conn, tmp: Path, queries, planted, truth, args) -> dict:
+def bench_annoy(conn, tmp: Path, queries, truth, args) -> dict:
     """Read every face out of PostgreSQL, then build and query Annoy as the LMDB path does."""
     import dataclasses
 
@@ -268,7 +293,7 @@ def bench_annoy(conn, tmp: Path, queries, planted, truth, args) -> dict:
             "candidates": config.candidates if dims else None,
             "build_seconds": round(build_seconds, 1),
             "index_bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
-            "search_rss_growth_bytes": rss_growth, **figures(times, found, truth, planted),
+            "search_rss_growth_bytes": rss_growth, **figures(times, found, truth),
         }  # fmt: skip
         shutil.rmtree(folder, ignore_errors=True)
         say(f"  annoy {row}")
@@ -324,18 +349,25 @@ def main(argv: list[str] | None = None) -> int:
             ).fetchone()
             for n in args.n or [10_000]:
                 say(f"n={n}: data and exact ground truth")
-                vectors, queries, planted = dataset(n, args.queries)
+                vectors, queries = dataset(n, args.queries, args.data)
                 truth = exact_topk(vectors, queries, args.k)
                 result: dict[str, Any] = {
-                    "n": n, "dim": DIM, "queries": args.queries, "k": args.k,
+                    "n": n, "data": args.data, "dim": DIM, "queries": args.queries, "k": args.k,
                     "postgres": versions[0].split(" on ")[0], "pgvector_version": versions[1],
                     "shared_buffers": args.shared_buffers, "cpus": os.cpu_count(),
                 }  # fmt: skip
-                say(f"n={n}: pgvector")
-                result["pgvector"] = bench_pgvector(conn, vectors, queries, planted, truth, args)
+                near = [
+                    to_rows(vectors[t[[0, -1]]], q) for q, t in zip(queries, truth, strict=True)
+                ]
+                result["query_distance_p50"] = {
+                    "nearest": round(float(np.median([d[0] for d in near])), 3),
+                    f"{args.k}th": round(float(np.median([d[1] for d in near])), 3),
+                }
+                say(f"n={n}: query distances {result['query_distance_p50']}; pgvector")
+                result["pgvector"] = bench_pgvector(conn, vectors, queries, truth, args)
                 if not args.no_annoy:
                     say(f"n={n}: Annoy from PostgreSQL")
-                    result["annoy_from_pg"] = bench_annoy(conn, tmp, queries, planted, truth, args)
+                    result["annoy_from_pg"] = bench_annoy(conn, tmp, queries, truth, args)
                 if not args.no_lmdb:
                     say(f"n={n}: LMDB snapshot")
                     result["lmdb_read"] = bench_lmdb_read(tmp, vectors)
