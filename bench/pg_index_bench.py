@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel-workers", type=int, default=1, help="for CREATE INDEX")
     p.add_argument("--exact-queries", type=int, default=20, help="exact scans in PostgreSQL")
     p.add_argument("--annoy", default="64,0", help="Annoy projection_dims to build (0: plain)")
+    p.add_argument("--no-hnsw", action="store_true", help="load and exact scans only")
     p.add_argument("--no-annoy", action="store_true")
     p.add_argument("--no-lmdb", action="store_true")
     p.add_argument("--out", type=Path, help="append one JSON line per size here")
@@ -227,7 +228,7 @@ def bench_pgvector(conn, vectors, queries, truth, args) -> dict:
     backend = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
     conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
     out["builds"] = []
-    for spec in args.build or ["16:64"]:
+    for spec in [] if args.no_hnsw else args.build or ["16:64"]:
         m, efc = (int(x) for x in spec.split(":"))
         conn.execute("DROP INDEX IF EXISTS faces_hnsw")
         start = time.perf_counter()
