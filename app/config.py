@@ -33,7 +33,8 @@ class AppConfig:
     # Seconds a request (headers and body) may take to arrive, read on the worker's event loop
     # before any thread sees it (serving/worker.py); slower clients are dropped (408).
     request_read_timeout: float = 30.0
-    # Bytes of requests each worker holds while they arrive or wait for a thread (503 past it).
+    # Bytes of requests each worker holds while they arrive or wait for a thread (past it,
+    # arriving uploads are not read until bytes are freed).
     max_held_request_bytes: int = 128 * 1024 * 1024
     max_content_length: int = 16 * 1024 * 1024
     max_images: int = 5

@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
+import multiprocessing.queues
 import os
 import statistics
 import sys
@@ -31,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -172,50 +175,64 @@ def attack_requests(base: str, name: str) -> Callable[[Client], requests.Respons
 
 
 class Attack:
-    """``streams`` threads sending attack requests from one address until stopped."""
+    """``streams`` threads sending attack requests from one address until stopped, in a
+    process of their own: building and sending megabytes of frames must not take the
+    measuring process's interpreter lock from the genuine login it times."""
 
     def __init__(self, base: str, name: str, streams: int, address: str, rotate: bool) -> None:
-        self.request = attack_requests(base, name)
-        self.base, self.streams, self.address, self.rotate = base, streams, address, rotate
-        self._addresses = iter(range(1, 1_000_000))
+        self.args = (base, name, streams, address, rotate)
         self.answers: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(streams)]
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._results: multiprocessing.queues.Queue[dict[str, int]] = context.Queue()
+        self._process = context.Process(
+            target=_attack_process, args=(*self.args, self._stop, self._results), daemon=True
+        )
 
-    def _next_address(self) -> str:
-        with self._lock:
-            n = next(self._addresses)
-        return f"10.{100 + n // 65536}.{n // 256 % 256}.{n % 256}"
+    def __enter__(self) -> Attack:
+        self._process.start()
+        time.sleep(3.0)  # started (the process imports and builds its frames) and under way
+        return self
 
-    def _run(self) -> None:
-        client = Client(self.base, self.address)
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self.answers.update(self._results.get(timeout=300))
+        self._process.join(timeout=60)
+
+
+def _attack_process(
+    base: str, name: str, streams: int, address: str, rotate: bool, stop: Any, results: Any
+) -> None:
+    request = attack_requests(base, name)
+    answers: Counter[str] = Counter()
+    lock = threading.Lock()
+    addresses = iter(range(1, 1_000_000))
+
+    def run() -> None:
+        client = Client(base, address)
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 try:
-                    got = answer(self.request(client))
+                    got = answer(request(client))
                 except requests.RequestException as e:
                     got = type(e).__name__
-                with self._lock:
-                    self.answers[got] += 1
-                if got == "429 rate_limited" and self.rotate:
+                with lock:
+                    answers[got] += 1
+                    n = next(addresses)
+                if got == "429 rate_limited" and rotate:
                     client.close()
-                    client = Client(self.base, self._next_address())
+                    client = Client(base, f"10.{100 + n // 65536}.{n // 256 % 256}.{n % 256}")
                 elif got.startswith("429"):
                     time.sleep(0.2)  # told to wait: back off a little, then on again
         finally:
             client.close()
 
-    def __enter__(self) -> Attack:
-        for thread in self._threads:
-            thread.start()
-        time.sleep(1.0)  # the attack is under way before the first genuine login
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=180)
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(streams)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(dict(answers))
 
 
 def logins(base: str, frames: Frames, count: int, tag: str) -> tuple[list[float], Counter[str]]:

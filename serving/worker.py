@@ -11,8 +11,10 @@ body - and submits it to the thread pool only once it has all arrived. Meanwhile
 - a body declared (or, chunked, grown) larger than ``max_body`` is answered 413 at once,
   unread;
 - the bytes held, by requests arriving or waiting for a thread, stay within ``max_held``
-  (503 past it): buffering does not let many fast uploads take the memory that gthread's
-  threads bounded before;
+  (give or take one read per connection): past it, connections still arriving are not read
+  until held bytes are freed, so TCP holds their clients back at no cost here. Buffering
+  does not let many fast uploads take the memory that gthread's threads bounded before, and
+  a flood of big uploads is slowed, not answered with errors it would retry at once;
 - the thread's parser reads from those buffered bytes only, never from the socket, and
   writing the answer is bounded by ``read_timeout`` too (a client that stops reading it);
 - connections are closed without blocking the loop (gthread's graceful close waits up to
@@ -28,6 +30,7 @@ import errno
 import selectors
 import socket
 import time
+from collections import deque
 from functools import partial
 from typing import Any
 
@@ -56,6 +59,7 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.reading: dict[BufferedConn, Pending] = {}
         self.lingering: dict[socket.socket, float] = {}
+        self.paused: deque[Pending] = deque()
         self.held = 0
         cfg = self.cfg
         line = cfg.limit_request_line or 8190
@@ -114,13 +118,31 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
             self.stop_reading(pending)
             self.drop(pending.conn)
             return
-        if self.held + len(data) > self.max_held:
-            self.stop_reading(pending)
-            detail = "the server holds too many uploads at the moment; try again shortly"
-            self.refuse(pending.conn, answer("503 Service Unavailable", "busy", detail))
-            return
         self.hold(pending.conn, len(data))
-        self.advance(pending, data)
+        if not self.advance(pending, data) and self.held > self.max_held:
+            self.pause(pending)
+
+    def pause(self, pending: Pending) -> None:
+        """Over the budget: stop reading this connection (it keeps its read deadline) until
+        held bytes are freed; its client's sends wait in TCP meanwhile."""
+        try:
+            self.poller.unregister(pending.conn.sock)
+        except (KeyError, ValueError, OSError):
+            return
+        self.paused.append(pending)
+
+    def resume_paused(self) -> None:
+        """Read paused connections again, oldest first, while the budget allows."""
+        while self.paused and self.held <= self.max_held:
+            pending = self.paused.popleft()
+            if self.reading.get(pending.conn) is not pending:
+                continue  # timed out or closed meanwhile
+            on_data = partial(self.on_request_data, pending)
+            try:
+                self.poller.register(pending.conn.sock, selectors.EVENT_READ, on_data)
+            except (KeyError, ValueError, OSError):
+                self.stop_reading(pending)
+                self.drop(pending.conn)
 
     def advance(self, pending: Pending, data: bytes) -> bool:
         """Feed ``data``; True once the connection has left the reading stage."""
@@ -153,9 +175,12 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         self.held += size
 
     def release(self, conn: TConn) -> None:
+        """``conn``'s bytes are no longer held (on the event loop: gunicorn runs
+        ``finish_request`` there); paused connections may be read again."""
         if isinstance(conn, BufferedConn):
             self.held -= conn.held
             conn.held = 0
+            self.resume_paused()
 
     def finish_request(self, conn: TConn, fs: Any) -> None:
         """gthread's; the request's bytes are no longer held (a pipelined next one's are
@@ -175,6 +200,15 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         except TimeoutError:
             self.log.info("client %s did not take its answer in time; closed", conn.client)
             return False
+
+    def _keepalive_after(self, conn: TConn, keepalive: bool) -> bool:
+        """gthread's, except that a body the application left unread is all in memory here:
+        it is dropped whole, and the connection kept. (gthread drains at most 64 KB from the
+        socket and otherwise closes, after an answer that promised keep-alive: a client
+        reusing the connection, after a 429 to a big upload, got no answer at all.)"""
+        if not isinstance(conn, BufferedConn) or conn.parser is None:
+            return bool(super()._keepalive_after(conn, keepalive))
+        return keepalive and bool(conn.parser.finish_body())
 
     def stop_reading(self, pending: Pending) -> None:
         self.reading.pop(pending.conn, None)
