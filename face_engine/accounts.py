@@ -105,6 +105,10 @@ class Accounts:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
         return self.challenges.issue(client)
 
+    def needs_challenge(self, *, login: bool) -> bool:
+        """Whether a login (or a registration) must carry a head-turn challenge."""
+        return self.liveness.login if login else self.liveness.register
+
     def _decode(self, number: int, data: bytes, *, frame: bool) -> BGRImage:
         """Image ``number``'s pixels; a camera ``frame`` has the lower pixel limit."""
         try:
@@ -161,7 +165,7 @@ class Accounts:
         """
         if challenge_id:
             items = self._challenge_faces(images, challenge_id, client)
-        elif self.liveness.login if login else self.liveness.register:
+        elif self.needs_challenge(login=login):
             raise ChallengeRequired()
         else:
             items = self._frame_faces(images) if login else self._photo_faces(images)

@@ -172,6 +172,23 @@ def test_login_without_a_challenge_is_refused(live_app, photo):
     assert r.status_code == 400 and r.json["error"] == "challenge_required", r.json
 
 
+def test_without_a_challenge_nothing_else_is_judged_first(live_app, photo):
+    """Issue 15: 20 frames without a challenge answered too_many_images; a missing challenge
+    is said first, whatever else is wrong (too many frames, none, no username, bad bytes)."""
+    face = photo("people/barack_obama/1.jpg")
+    client = live_app.test_client()
+    for url, frames, fields in [
+        ("/api/login", [face] * 20, {}),
+        ("/api/login", [], {}),
+        ("/api/login", [b"not an image"], {"username": "nobody"}),
+        ("/api/register", [face] * 20, {"username": "obama"}),
+        ("/api/register", [face] * 20, {}),
+        ("/api/register", [], {"username": ""}),
+    ]:
+        r = send(client, url, frames, None, **fields)
+        assert r.status_code == 400 and r.json["error"] == "challenge_required", (url, r.json)
+
+
 def test_used_unknown_and_foreign_challenges_are_invalid(live_app, liveness_data):
     ana = clip(liveness_data / "intel_female_headturn")
     client = live_app.test_client()
