@@ -26,8 +26,9 @@ from face_engine.errors import (
     UsernameRequired,
     UsernameTaken,
 )
-from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck
+from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck, ReplayMemory
 from face_engine.index.face_index import FaceIndex, IndexManifest
+from face_engine.liveness.replay import ClipSignature
 from face_engine.matching import Candidate, Match, Matcher
 from face_engine.store.audit_log import AuditLog
 from face_engine.store.lmdb_store import FaceStore
@@ -60,6 +61,8 @@ class Attempt:
 
     vectors: dict[str, NDArray[np.float32]]
     scores: list[float]
+    replay: ClipSignature | None = None
+    """A passed head turn's replay signature (None without a challenge)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class Accounts:
             store, store.config.audit_max_entries, store.config.audit_days * 86400.0
         )
         self.head_turn = HeadTurnCheck(engine, liveness)
+        self.replays = ReplayMemory(store, liveness)
         self.pending = PendingLogins(store, liveness.challenge_seconds)
 
     def challenge(self, client: str) -> Challenge:
@@ -145,14 +149,17 @@ class Accounts:
             raise NoFaceFound("no face was found in any frame")
         return found
 
-    def _challenge_faces(self, images: list[bytes], challenge_id: str, client: str) -> Items:
-        """The identity faces of a passed head-turn challenge: the frames must show one live
-        person turning as asked (LivenessFailed)."""
+    def _challenge_faces(
+        self, images: list[bytes], challenge_id: str, client: str
+    ) -> tuple[Items, ClipSignature]:
+        """The identity faces of a passed head-turn challenge and its replay signature: the
+        frames must show one live person turning as asked (LivenessFailed)."""
         challenge = self.challenges.take(challenge_id, client)
         frames = [
             self._decode(number, data, frame=True) for number, data in enumerate(images, start=1)
         ]
-        return self.head_turn.check(frames, challenge.steps).identity
+        turn = self.head_turn.check(frames, challenge.steps)
+        return turn.identity, turn.signature
 
     def _attempt(
         self, images: list[bytes], challenge_id: str | None, client: str, *, login: bool
@@ -163,8 +170,9 @@ class Accounts:
         :raise ChallengeRequired (the flow needs a challenge), LivenessFailed (reason
             faces_differ when the face changed during a challenge), FacesDiffer.
         """
+        replay: ClipSignature | None = None
         if challenge_id:
-            items = self._challenge_faces(images, challenge_id, client)
+            items, replay = self._challenge_faces(images, challenge_id, client)
         elif self.needs_challenge(login=login):
             raise ChallengeRequired()
         else:
@@ -174,7 +182,7 @@ class Accounts:
         if self.migration is not None:
             old = self.migration.embedder
             vectors[old.identity.tag] = old.embed_chips([old.chip(i, f) for i, f in items])
-        attempt = Attempt(vectors, [f.score for f in faces])
+        attempt = Attempt(vectors, [f.score for f in faces], replay)
         if not self.decider.one_person(attempt.vectors[self.deciding.tag]):
             if challenge_id:
                 raise LivenessFailed(
@@ -228,6 +236,8 @@ class Accounts:
             guard=refuse_duplicates,
             checked_through=checked_through,
         )
+        if attempt.replay is not None:
+            self.replays.remember(user.id, attempt.replay)
         if self.migration is not None:
             self._migrate(user.id, attempt)
         return user
@@ -291,6 +301,11 @@ class Accounts:
         return self._logged_in(match, attempt)
 
     def _logged_in(self, match: Match, attempt: Attempt) -> Match:
+        """Record the login; first refuse frames that repeat one of the user's recent passed
+        head turns (LivenessFailed, reason ``replayed``), and remember these."""
+        if attempt.replay is not None:
+            self.replays.check(match.user_id, attempt.replay)
+            self.replays.remember(match.user_id, attempt.replay)
         self.store.record_login(match.user_id, time.time())
         if self.migration is not None and not self._has_faces_of(match.user_id):
             self._migrate(match.user_id, attempt)

@@ -22,14 +22,18 @@ import numpy as np
 from face_engine.config import LivenessConfig
 from face_engine.errors import ChallengeInvalid, LivenessFailed
 from face_engine.liveness import (
+    DETAILS,
     FrameObservation,
     LivenessPolicy,
     LivenessResult,
     check_liveness,
     observation,
 )
+from face_engine.liveness.replay import ClipSignature, clip_signature, repeated_fraction
+from face_engine.liveness.yaw import yaw_proxy
 from face_engine.store.challenge_records import ChallengeRecords
 from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.replay_records import ReplayRecords
 from face_engine.types import BGRImage, Box, Face
 from face_engine.vision.pipeline import FaceEngine
 
@@ -52,10 +56,12 @@ class Challenge:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class HeadTurn:
-    """A passed challenge: the decision's figures and the frames to check the identity on."""
+    """A passed challenge: the decision's figures, the frames to check the identity on and
+    the clip's replay signature."""
 
     result: LivenessResult
     identity: list[tuple[BGRImage, Face]]
+    signature: ClipSignature
 
 
 class Challenges:
@@ -148,7 +154,37 @@ class HeadTurnCheck:
             raise LivenessFailed(result.detail, reason=result.code)
         picks = identity_frames(result, steps, self.config.yaw_needed)
         identity = [(frames[i], face) for i in picks if (face := found[i]) is not None]
-        return HeadTurn(result, identity)
+        marks = [None if face is None else face.landmarks for face in found]
+        yaws = [None if points is None else yaw_proxy(points) for points in marks]
+        return HeadTurn(result, identity, clip_signature(frames, marks, yaws))
+
+
+class ReplayMemory:
+    """Each user's recent passed head turns, to refuse the same frames sent again
+    (``[liveness] replay_*``; docs/liveness.md)."""
+
+    MAX_YAW_GAP = 0.1
+    """Twin frames must also be at about the same yaw proxy (the landmark track)."""
+
+    def __init__(self, store: FaceStore, config: LivenessConfig) -> None:
+        self.records = ReplayRecords(store, config.replay_keep, config.replay_days * 86400.0)
+        self.config = config
+
+    def check(self, user_id: int, signature: ClipSignature) -> None:
+        """LivenessFailed (reason ``replayed``) when ``signature`` repeats a kept one."""
+        if self.config.replay_keep == 0:
+            return
+        for raw in self.records.recent(user_id):
+            old = ClipSignature.from_bytes(raw)
+            share = repeated_fraction(
+                signature, old, self.config.replay_tolerance, self.MAX_YAW_GAP
+            )
+            if share >= self.config.replay_fraction:
+                raise LivenessFailed(DETAILS["replayed"], reason="replayed")
+
+    def remember(self, user_id: int, signature: ClipSignature) -> None:
+        if self.config.replay_keep > 0:
+            self.records.remember(user_id, signature.to_bytes())
 
 
 def identity_frames(result: LivenessResult, steps: tuple[str, ...], yaw_needed: float) -> list[int]:
