@@ -93,16 +93,43 @@ Sent = tuple[str, tuple[str, ...], list[bytes]]
 """An attempt: its outcome, the challenge's steps, the frames sent."""
 
 
-def attack(sources: Sources, family: str, seed: int, accounts: Accounts) -> Sent:
-    rng = np.random.default_rng([FAMILIES.index(family), seed])
-    steps = ORDERS[int(rng.integers(2))]
+def attack(
+    sources: Sources, family: str, seed: int, accounts: Accounts, liveness_only: bool = False
+) -> Sent:
+    rng, steps = seeded(family, seed)
     if family.startswith("replay"):
         return replay(sources, family, rng, steps, accounts)
-    victim = place(accounts.engine, sources.photos[int(rng.integers(len(sources.photos)))], rng)
+    photo, sent = warp_attack(sources, family, rng, steps)
+    if liveness_only:
+        return liveness(accounts, sent, steps), steps, sent
+    return outcome(accounts, photo, sent, steps), steps, sent
+
+
+def liveness(accounts: Accounts, frames: list[bytes], steps: tuple[str, ...]) -> str:
+    """The head-turn decision alone (``HeadTurnCheck.check``, what ``Accounts.login`` runs
+    first): "passed" or the reason; the identity check is not run."""
+    try:
+        images = [accounts.engine.decode(f, frame=True) for f in frames]
+        accounts.head_turn.check(images, steps)
+    except FaceEngineError as e:
+        return str(getattr(e, "reason", "") or e.code)
+    return "passed"
+
+
+def warp_attack(
+    sources: Sources, family: str, rng: np.random.Generator, steps: tuple[str, ...]
+) -> tuple[bytes, list[bytes]]:
+    """One warp attack: the victim's photo (to register) and the JPEG frames to send."""
+    victim = place(sources.engine, sources.photos[int(rng.integers(len(sources.photos)))], rng)
     frames = warped(sources, victim, family, rng, steps)
     noise, quality = float(rng.uniform(0.5, 3.0)), int(rng.integers(60, 96))
-    sent = [wf.camera(f, noise, quality, rng) for f in frames]
-    return outcome(accounts, victim.registration, sent, steps), steps, sent
+    return victim.registration, [wf.camera(f, noise, quality, rng) for f in frames]
+
+
+def seeded(family: str, seed: int) -> tuple[np.random.Generator, tuple[str, ...]]:
+    """The random source of ``family``'s attack ``seed``, and the challenge order it asks."""
+    rng = np.random.default_rng([FAMILIES.index(family), seed])
+    return rng, ORDERS[int(rng.integers(2))]
 
 
 def warped(
@@ -223,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="the shared data folder")
     parser.add_argument("--save", type=Path, default=None, help="keep each attempt's frames")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--liveness-only",
+        action="store_true",
+        help="warp families: the head-turn decision alone, no account (faster)",
+    )
     args = parser.parse_args(argv)
     faces = os.environ.get("FACE_TEST_DATA")
     root = args.data or (Path(faces).parent if faces else ROOT)
@@ -237,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             tally: collections.Counter = collections.Counter()
             begun = time.perf_counter()
             for seed in range(start, end):
-                sent = attack(sources, family, seed, accounts)
+                sent = attack(sources, family, seed, accounts, args.liveness_only)
                 tally[sent[0]] += 1
                 _save(args.save, family, seed, sent)
                 if args.verbose:

@@ -46,9 +46,16 @@ class Sources:
     engine: FaceEngine
 
     @classmethod
-    def load(cls, engine: FaceEngine, root: Path, clips: tuple[str, ...]) -> Sources:
+    def load(
+        cls,
+        engine: FaceEngine,
+        root: Path,
+        clips: tuple[str, ...],
+        photos_glob: str = "**/people/*/*",
+    ) -> Sources:
+        """Frontal one-face photos under ``root/faces`` (``photos_glob``) and the clips."""
         photos = []
-        for path in sorted((root / "faces").glob("**/people/*/*")):
+        for path in sorted((root / "faces").glob(photos_glob)):
             if path.suffix.lower() not in (".jpg", ".png"):
                 continue
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)

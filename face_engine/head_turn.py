@@ -30,6 +30,7 @@ from face_engine.liveness import (
     observation,
 )
 from face_engine.liveness.replay import ClipSignature, clip_signature, repeated_fraction
+from face_engine.liveness.sheet import step_residuals
 from face_engine.liveness.yaw import yaw_proxy
 from face_engine.store.challenge_records import ChallengeRecords
 from face_engine.store.lmdb_store import FaceStore
@@ -152,6 +153,11 @@ class HeadTurnCheck:
         result = check_liveness(observations, list(steps), self.policy)
         if not result.passed:
             raise LivenessFailed(result.detail, reason=result.code)
+        boxes = [face.box if face is not None else None for face in found]
+        yaws = [result.yaw_by_frame.get(i) for i in range(len(frames))]
+        residuals = step_residuals(frames, boxes, yaws, list(steps))
+        if min(residuals.values(), default=0.0) < self.config.min_remap_residual:
+            raise LivenessFailed(DETAILS["warped_picture"], reason="warped_picture")
         picks = identity_frames(result, steps, self.config.yaw_needed)
         identity = [(frames[i], face) for i in picks if (face := found[i]) is not None]
         marks = [None if face is None else face.landmarks for face in found]

@@ -172,6 +172,10 @@ class LivenessConfig:
     # Replay memory: each user's last replay_keep passed head turns (registration and
     # logins), none older than replay_days, are kept as small signatures; a login whose
     # frames repeat one (replay_fraction of its frames within replay_tolerance) is refused.
+    # Least residual (grey levels) of dense optical flow from each step's most turned frame
+    # back to the frontal one: a photo warped in software is explained by the flow, a turning
+    # head is not (docs/liveness.md). 0 switches the check off.
+    min_remap_residual: float = 3.2
     replay_keep: int = 5
     replay_days: int = 30
     replay_tolerance: float = 0.1
