@@ -232,6 +232,8 @@ def genuine(
             tally[found] += 1
             _save(save, f"genuine-{name}", seed, (found, steps, frames))
         results[name] = tally
+        refused = sum(n for k, n in tally.items() if k != "passed" and not k.startswith("as-is"))
+        print(f"genuine {name:<24} refused {refused}/{count}  {dict(tally)}", flush=True)
     return results
 
 
@@ -281,14 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         if args.genuine:
-            for name, tally in genuine(sources, args.genuine, accounts, args.save).items():
-                refused = sum(
-                    n for k, n in tally.items() if k != "passed" and not k.startswith("as-is")
-                )
-                print(
-                    f"genuine {name:<24} refused {refused}/{args.genuine}  {dict(tally)}",
-                    flush=True,
-                )
+            genuine(sources, args.genuine, accounts, args.save)
         accounts.store.close()
     return 0
 
