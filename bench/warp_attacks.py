@@ -36,7 +36,16 @@ import cv2
 import numpy as np
 
 from bench import warp_families as wf
-from bench.warp_sources import Sources, Victim, clip_frames, driven_targets, place, resample_clip
+from bench.warp_sources import (
+    CLIP_FPS,
+    NATIVE_FPS,
+    Sources,
+    Victim,
+    clip_frames,
+    driven_targets,
+    place,
+    resample_clip,
+)
 from face_engine import FaceEngineError, load_settings, open_accounts
 from face_engine.accounts import Accounts
 
@@ -212,11 +221,18 @@ def _reencode(data: bytes, rng: np.random.Generator) -> bytes:
 
 
 def genuine(
-    sources: Sources, count: int, accounts: Accounts, save: Path | None
+    sources: Sources,
+    count: int,
+    accounts: Accounts,
+    save: Path | None,
+    clips: tuple[str, ...] = CLIPS,
+    true_fps: bool = True,
 ) -> dict[str, collections.Counter]:
     """Each real turning clip as it is (both orders) and ``count`` times resampled."""
     results: dict[str, collections.Counter] = {}
     for c, name in enumerate(CLIPS):
+        if name not in clips:
+            continue
         tally: collections.Counter = collections.Counter()
         photo = sources.clip_photos[name]
         for steps in ORDERS:
@@ -227,7 +243,8 @@ def genuine(
             # liveportrait_d3_turns turns right only before its left turn: it passes
             # left-then-right today, and right-then-left never did (wrong_order).
             steps = ORDERS[int(rng.integers(2))] if c == 0 else ORDERS[0]
-            frames = resample_clip(sources.clips[name], rng)
+            native = CLIP_FPS.get(name, NATIVE_FPS) if true_fps else NATIVE_FPS
+            frames = resample_clip(sources.clips[name], rng, native)
             found = outcome(accounts, photo, frames, steps)
             tally[found] += 1
             _save(save, f"genuine-{name}", seed, (found, steps, frames))
@@ -252,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="the shared data folder")
     parser.add_argument("--save", type=Path, default=None, help="keep each attempt's frames")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--clips", default=",".join(CLIPS), help="real clips for --genuine")
+    parser.add_argument(
+        "--assume-10fps",
+        action="store_true",
+        help="resample every clip as if it were 10 frames/s (the first run's assumption)",
+    )
     parser.add_argument(
         "--liveness-only",
         action="store_true",
@@ -283,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         if args.genuine:
-            genuine(sources, args.genuine, accounts, args.save)
+            clips = tuple(args.clips.split(","))
+            genuine(sources, args.genuine, accounts, args.save, clips, not args.assume_10fps)
         accounts.store.close()
     return 0
 

@@ -18,6 +18,9 @@ FRAME = (512, 384)
 """Width, height of an attack's frames (a webcam's, a little smaller)."""
 FRONTAL = 0.06
 NATIVE_FPS = 10.0
+"""Frames per second of a clip in ``../shared/liveness`` when nothing else is known."""
+CLIP_FPS = {"liveportrait_d3_turns": 5.0}
+"""liveportrait's frames are every 6th of a 30 frames/s video (its README)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,11 +142,13 @@ def clip_frames(clip: list[bytes]) -> list[bytes]:
     return list(clip)
 
 
-def resample_clip(clip: list[bytes], rng: np.random.Generator) -> list[bytes]:
+def resample_clip(
+    clip: list[bytes], rng: np.random.Generator, native_fps: float = NATIVE_FPS
+) -> list[bytes]:
     """A real clip as another camera would send it: 5-15 frames/s (from about 10), JPEG
     quality 60-95, 0.5-1x scale, a small shift and faint noise."""
     fps = float(rng.uniform(5, 15))
-    picks = np.floor(np.arange(float(rng.uniform(0, 1)), len(clip), NATIVE_FPS / fps)).astype(int)
+    picks = np.floor(np.arange(float(rng.uniform(0, 1)), len(clip), native_fps / fps)).astype(int)
     scale = float(rng.uniform(0.5, 1.0))
     shift = rng.uniform(-8, 8, 2)
     quality = int(rng.integers(60, 96))
