@@ -26,8 +26,9 @@ from face_engine.errors import (
     UsernameRequired,
     UsernameTaken,
 )
-from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck
+from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck, ReplayMemory
 from face_engine.index.face_index import FaceIndex, IndexManifest
+from face_engine.liveness.replay import ClipSignature
 from face_engine.matching import Candidate, Match, Matcher
 from face_engine.store.audit_log import AuditLog
 from face_engine.store.lmdb_store import FaceStore
@@ -60,6 +61,8 @@ class Attempt:
 
     vectors: dict[str, NDArray[np.float32]]
     scores: list[float]
+    replay: ClipSignature | None = None
+    """A passed head turn's replay signature (None without a challenge)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +102,16 @@ class Accounts:
             store, store.config.audit_max_entries, store.config.audit_days * 86400.0
         )
         self.head_turn = HeadTurnCheck(engine, liveness)
+        self.replays = ReplayMemory(store, liveness)
         self.pending = PendingLogins(store, liveness.challenge_seconds)
 
     def challenge(self, client: str) -> Challenge:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
         return self.challenges.issue(client)
+
+    def needs_challenge(self, *, login: bool) -> bool:
+        """Whether a login (or a registration) must carry a head-turn challenge."""
+        return self.liveness.login if login else self.liveness.register
 
     def _decode(self, number: int, data: bytes, *, frame: bool, webcam: bool = False) -> BGRImage:
         """Image ``number``'s pixels; a camera ``frame`` has the lower pixel limit, a
@@ -151,11 +159,14 @@ class Accounts:
             raise NoFaceFound("no face was found in any frame")
         return found
 
-    def _challenge_faces(self, images: list[bytes], challenge_id: str, client: str) -> Items:
-        """The identity faces of a passed head-turn challenge: the frames must show one live
-        person turning as asked (LivenessFailed)."""
+    def _challenge_faces(
+        self, images: list[bytes], challenge_id: str, client: str
+    ) -> tuple[Items, ClipSignature]:
+        """The identity faces of a passed head-turn challenge and its replay signature: the
+        frames must show one live person turning as asked (LivenessFailed)."""
         challenge = self.challenges.take(challenge_id, client)
-        return self.head_turn.check(self._webcam_frames(images), challenge.steps).identity
+        turn = self.head_turn.check(self._webcam_frames(images), challenge.steps)
+        return turn.identity, turn.signature
 
     def _attempt(
         self, images: list[bytes], challenge_id: str | None, client: str, *, login: bool
@@ -166,9 +177,10 @@ class Accounts:
         :raise ChallengeRequired (the flow needs a challenge), LivenessFailed (reason
             faces_differ when the face changed during a challenge), FacesDiffer.
         """
+        replay: ClipSignature | None = None
         if challenge_id:
-            items = self._challenge_faces(images, challenge_id, client)
-        elif self.liveness.login if login else self.liveness.register:
+            items, replay = self._challenge_faces(images, challenge_id, client)
+        elif self.needs_challenge(login=login):
             raise ChallengeRequired()
         else:
             items = self._frame_faces(images) if login else self._photo_faces(images)
@@ -177,7 +189,7 @@ class Accounts:
         if self.migration is not None:
             old = self.migration.embedder
             vectors[old.identity.tag] = old.embed_chips([old.chip(i, f) for i, f in items])
-        attempt = Attempt(vectors, [f.score for f in faces])
+        attempt = Attempt(vectors, [f.score for f in faces], replay)
         if not self.decider.one_person(attempt.vectors[self.deciding.tag]):
             if challenge_id:
                 raise LivenessFailed(
@@ -231,6 +243,8 @@ class Accounts:
             guard=refuse_duplicates,
             checked_through=checked_through,
         )
+        if attempt.replay is not None:
+            self.replays.remember(user.id, attempt.replay)
         if self.migration is not None:
             self._migrate(user.id, attempt)
         return user
@@ -294,6 +308,11 @@ class Accounts:
         return self._logged_in(match, attempt)
 
     def _logged_in(self, match: Match, attempt: Attempt) -> Match:
+        """Record the login; first refuse frames that repeat one of the user's recent passed
+        head turns (LivenessFailed, reason ``replayed``), and remember these."""
+        if attempt.replay is not None:
+            self.replays.check(match.user_id, attempt.replay)
+            self.replays.remember(match.user_id, attempt.replay)
         self.store.record_login(match.user_id, time.time())
         if self.migration is not None and not self._has_faces_of(match.user_id):
             self._migrate(match.user_id, attempt)

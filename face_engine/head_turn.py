@@ -31,8 +31,12 @@ from face_engine.liveness import (
     faces_needed,
     observation,
 )
+from face_engine.liveness.replay import ClipSignature, clip_signature, repeated_fraction
+from face_engine.liveness.sheet import step_residuals
+from face_engine.liveness.yaw import yaw_proxy
 from face_engine.store.challenge_records import ChallengeRecords
 from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.replay_records import ReplayRecords
 from face_engine.types import BGRImage, Box, Face
 from face_engine.vision.pipeline import FaceEngine
 
@@ -55,10 +59,12 @@ class Challenge:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class HeadTurn:
-    """A passed challenge: the decision's figures and the frames to check the identity on."""
+    """A passed challenge: the decision's figures, the frames to check the identity on and
+    the clip's replay signature."""
 
     result: LivenessResult
     identity: list[tuple[BGRImage, Face]]
+    signature: ClipSignature
 
 
 class Challenges:
@@ -164,9 +170,44 @@ class HeadTurnCheck:
         result = check_liveness(observations, list(steps), self.policy)
         if not result.passed:
             raise LivenessFailed(result.detail, reason=result.code)
+        boxes = [face.box if face is not None else None for face in found]
+        yaws = [result.yaw_by_frame.get(i) for i in range(len(frames))]
+        residuals = step_residuals(frames, boxes, yaws, list(steps))
+        if min(residuals.values(), default=0.0) < self.config.min_remap_residual:
+            raise LivenessFailed(DETAILS["warped_picture"], reason="warped_picture")
         picks = identity_frames(result, steps, self.config.yaw_needed)
         identity = [(frames[i], face) for i in picks if (face := found[i]) is not None]
-        return HeadTurn(result, identity)
+        marks = [None if face is None else face.landmarks for face in found]
+        yaws = [None if points is None else yaw_proxy(points) for points in marks]
+        return HeadTurn(result, identity, clip_signature(frames, marks, yaws))
+
+
+class ReplayMemory:
+    """Each user's recent passed head turns, to refuse the same frames sent again
+    (``[liveness] replay_*``; docs/liveness.md)."""
+
+    MAX_YAW_GAP = 0.1
+    """Twin frames must also be at about the same yaw proxy (the landmark track)."""
+
+    def __init__(self, store: FaceStore, config: LivenessConfig) -> None:
+        self.records = ReplayRecords(store, config.replay_keep, config.replay_days * 86400.0)
+        self.config = config
+
+    def check(self, user_id: int, signature: ClipSignature) -> None:
+        """LivenessFailed (reason ``replayed``) when ``signature`` repeats a kept one."""
+        if self.config.replay_keep == 0:
+            return
+        for raw in self.records.recent(user_id):
+            old = ClipSignature.from_bytes(raw)
+            share = repeated_fraction(
+                signature, old, self.config.replay_tolerance, self.MAX_YAW_GAP
+            )
+            if share >= self.config.replay_fraction:
+                raise LivenessFailed(DETAILS["replayed"], reason="replayed")
+
+    def remember(self, user_id: int, signature: ClipSignature) -> None:
+        if self.config.replay_keep > 0:
+            self.records.remember(user_id, signature.to_bytes())
 
 
 def identity_frames(result: LivenessResult, steps: tuple[str, ...], yaw_needed: float) -> list[int]:

@@ -102,6 +102,10 @@ class StubAccounts:
         self.deleted: list[int] = []
         self.challenges: list[str] = []
         self.audited: list[tuple[str, str, str]] = []
+        self.challenge_needed = False
+
+    def needs_challenge(self, *, login: bool) -> bool:
+        return self.challenge_needed
 
     def _check(self) -> None:
         if self.fail_with is not None:

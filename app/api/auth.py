@@ -21,7 +21,7 @@ from app.errors import ApiError
 from app.extensions import limit_from_config, limiter
 from app.services import current_user, get_accounts
 from app.uploads import form_text, image_files
-from face_engine import FaceEngineError, User, yaw_proxy
+from face_engine import ChallengeRequired, FaceEngineError, User, yaw_proxy
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -78,6 +78,15 @@ def audited(action: str) -> Iterator[dict[str, Any]]:
             log.exception("could not write the audit entry")
 
 
+def _require_challenge(*, login: bool) -> str | None:
+    """The challenge id sent; without one, when the flow needs it, 400 challenge_required
+    before anything else about the request is judged (frames, their number, the username)."""
+    challenge_id = form_text("challenge", 100) or None
+    if challenge_id is None and get_accounts().needs_challenge(login=login):
+        raise ChallengeRequired()
+    return challenge_id
+
+
 def _frame_limit() -> int | None:
     """With a challenge, up to ``[liveness] max_frames`` frames; else ``[app] max_images``."""
     if request.form.get("challenge"):
@@ -102,10 +111,10 @@ def register() -> ResponseReturnValue:
     """Create an account from a username and the frames of a head-turn challenge (or, with
     liveness off for registration, 1-5 photos of one face); logs the user in."""
     with audited("register") as attempt:
+        challenge_id = _require_challenge(login=False)
         username = form_text("username", 200)
         if not username:
             raise ApiError(400, "invalid_username", "a username is required")
-        challenge_id = form_text("challenge", 100) or None
         images = image_files(_frame_limit())
         user = get_accounts().register(username, images, challenge_id, _client())
         attempt["username"] = user.username
@@ -131,7 +140,7 @@ def login() -> ResponseReturnValue:
                 raise ApiError(400, "invalid_username", "a username is required")
             match = accounts.finish_login(pending, username, _client())
         else:
-            challenge_id = form_text("challenge", 100) or None
+            challenge_id = _require_challenge(login=True)
             images = image_files(_frame_limit())
             match = accounts.login(images, username, challenge_id, _client())
         attempt["match"] = match

@@ -190,6 +190,17 @@ class LivenessConfig:
     challenge_seconds: int = 60
     # Frames between full detections; the face is tracked (O-Net alone) in between.
     detect_every: int = 8
+    # Replay memory: each user's last replay_keep passed head turns (registration and
+    # logins), none older than replay_days, are kept as small signatures; a login whose
+    # frames repeat one (replay_fraction of its frames within replay_tolerance) is refused.
+    # Least residual (grey levels) of dense optical flow from each step's most turned frame
+    # back to the frontal one: a photo warped in software is explained by the flow, a turning
+    # head is not (docs/liveness.md). 0 switches the check off.
+    min_remap_residual: float = 3.2
+    replay_keep: int = 5
+    replay_days: int = 30
+    replay_tolerance: float = 0.1
+    replay_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -200,6 +211,10 @@ class LivenessConfig:
             raise ValueError("max_frames must be at least min_face_frames")
         if self.detect_every < 1 or self.challenge_seconds < 1:
             raise ValueError("detect_every and challenge_seconds must be at least 1")
+        if self.replay_keep < 0 or self.replay_days < 0:
+            raise ValueError("replay_keep and replay_days must be at least 0")
+        if self.replay_tolerance < 0 or not 0.0 < self.replay_fraction <= 1.0:
+            raise ValueError("replay_tolerance must be >= 0 and replay_fraction in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,8 @@ DETAILS = {
     "turn_not_seen": "turn your head further to {side}",
     "flat_picture": "we could not confirm a live face: turn your own head in front of the camera",
     "wrong_order": "turn your head in the order asked: {order}",
+    "warped_picture": "we could not confirm a live face: turn your own head in front of the camera",
+    "replayed": "these frames were sent before: log in live, in front of your camera",
 }
 
 

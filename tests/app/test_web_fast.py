@@ -187,6 +187,15 @@ def test_a_challenge_login_may_carry_up_to_max_frames(app):
     assert plain.status_code == 400 and plain.json["error"] == "too_many_images"
 
 
+def test_a_missing_challenge_is_said_before_the_frame_count(app, stub):
+    stub.challenge_needed = True
+    frames = [(io.BytesIO(b"frame"), f"{i}.jpg") for i in range(20)]
+    r = post_form(app.test_client(), "/api/login", {"image": frames})
+    assert r.status_code == 400 and r.json["error"] == "challenge_required", r.json
+    r = post_form(app.test_client(), "/api/register", {"image": frames})
+    assert r.status_code == 400 and r.json["error"] == "challenge_required", r.json
+
+
 def test_pages_show_who_is_signed_in(app):
     browser = app.test_client()
     token = csrf_of(browser)

@@ -29,7 +29,14 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 NOISE = "noise=alls=4:allf=t"  # a camera's sensor noise: no two frames are the same picture
 PAD = "pad=640:480:(ow-iw)/2:(oh-ih)/2:color=gray"
 FIT = f"scale=640:480:force_original_aspect_ratio=decrease,{PAD}"
-LIVE_ENV = {"FACE_LOGIN_LIVENESS_LOGIN": "true", "FACE_LOGIN_LIVENESS_REGISTER": "true"}
+LIVE_ENV = {
+    "FACE_LOGIN_LIVENESS_LOGIN": "true",
+    "FACE_LOGIN_LIVENESS_REGISTER": "true",
+    # The fake camera plays the same recording at every login: to the replay memory that is a
+    # replay (refused as it should be; tests/app/test_liveness_api.py covers it), so it is off
+    # for these page tests.
+    "FACE_LOGIN_LIVENESS_REPLAY_KEEP": "0",
+}
 # The pages run under the server's CSP (no eval): waits use selectors, not JS predicates.
 CUE_SHOWN = "#cue:not([hidden]) .arrow:not(:empty)"
 

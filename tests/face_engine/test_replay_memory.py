@@ -1,0 +1,109 @@
+"""The replay memory (issue 15): signatures of passed head turns, kept per user in the store
+with a retention limit, and the pure comparison that spots frames sent again."""
+
+from __future__ import annotations
+
+import cv2
+import lmdb
+import numpy as np
+import pytest
+
+from bench.synthetic import SYNTHETIC_MODEL
+from face_engine.config import StoreConfig
+from face_engine.liveness.replay import (
+    ClipSignature,
+    clip_signature,
+    face_thumbnail,
+    repeated_fraction,
+)
+from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.replay_records import ReplayRecords
+
+LANDMARKS = np.array([[80, 90], [140, 90], [110, 125], [88, 160], [132, 160]], np.float32)
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(512).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
+    yield s
+    s.close()
+
+
+def textured(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (12, 12, 3)).astype(np.float32)
+    return np.asarray(cv2.resize(coarse, (240, 240), interpolation=cv2.INTER_CUBIC), np.uint8)
+
+
+def test_a_data_folder_from_before_the_replay_table_opens(tmp_path):
+    path = tmp_path / "old"
+    path.mkdir()
+    env = lmdb.open(str(path), max_dbs=16, subdir=True)
+    names = [b"users", b"usernames", b"faces", b"models", b"meta", b"challenges"]
+    names += [b"pending_logins", b"audit", b"oidc"]
+    for name in names:
+        env.open_db(name)
+    env.open_db(b"user_faces", dupsort=True)
+    with env.begin(write=True, db=env.open_db(b"meta")) as txn:
+        txn.put(b"schema_version", b"2")
+    env.close()
+    store = FaceStore(path, StoreConfig())
+    user = store.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    replays = ReplayRecords(store, keep=3, keep_seconds=3600)
+    assert replays.recent(user.id) == []
+    replays.remember(user.id, b"sig")
+    assert replays.recent(user.id) == [b"sig"]
+    store.close()
+
+
+def test_retention_keeps_the_newest_per_user_within_the_age(store):
+    replays = ReplayRecords(store, keep=3, keep_seconds=100.0)
+    for k in range(5):
+        replays.remember(1, f"a{k}".encode(), now=1000.0 + k)
+    replays.remember(2, b"b0", now=1000.0)
+    assert replays.recent(1, now=1005.0) == [b"a2", b"a3", b"a4"]
+    assert replays.recent(2, now=1005.0) == [b"b0"]
+    assert replays.recent(1, now=1102.5) == [b"a3", b"a4"]  # a2 is now older than 100 s
+    replays.remember(1, b"a5", now=1200.0)  # the old ones are dropped as it is written
+    assert replays.recent(1, now=1200.0) == [b"a5"]
+
+
+def test_deleting_a_user_forgets_their_turns(store):
+    user = store.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    other = store.create_user("bob", [(unit(2), 0.9)], SYNTHETIC_MODEL)
+    replays = ReplayRecords(store, keep=3, keep_seconds=3600)
+    replays.remember(user.id, b"ada")
+    replays.remember(other.id, b"bob")
+    store.delete_user(user.id)
+    assert replays.recent(user.id) == [] and replays.recent(other.id) == [b"bob"]
+
+
+def test_signature_round_trips_and_repeats_itself():
+    frames = [textured(k) for k in range(6)]
+    signature = clip_signature(frames, [LANDMARKS] * 6, [0.1 * k for k in range(6)])
+    again = ClipSignature.from_bytes(signature.to_bytes())
+    np.testing.assert_array_equal(again.thumbs, signature.thumbs)
+    np.testing.assert_allclose(again.yaws, signature.yaws, atol=1e-3)
+    assert repeated_fraction(again, signature, 0.1, 0.1) == 1.0
+
+
+def test_a_shifted_noisy_copy_repeats_and_other_faces_do_not():
+    rng = np.random.default_rng(0)
+    frames = [textured(k) for k in range(6)]
+    old = clip_signature(frames, [LANDMARKS] * 6, [0.0] * 6)
+    shifted = [np.roll(f, (3, -2), axis=(0, 1)) for f in frames]
+    noisy = [np.clip(f + rng.normal(0, 3, f.shape), 0, 255).astype(np.uint8) for f in shifted]
+    moved = LANDMARKS + np.array([-2, 3], np.float32)
+    copy = clip_signature(noisy, [moved] * 6, [0.0] * 6)
+    assert repeated_fraction(copy, old, 0.1, 0.1) == 1.0
+    others = clip_signature([textured(50 + k) for k in range(6)], [LANDMARKS] * 6, [0.0] * 6)
+    assert repeated_fraction(others, old, 0.1, 0.1) == 0.0
+    # The same thumbnails at another yaw are no twins (the landmark track differs).
+    turned = clip_signature(frames, [LANDMARKS] * 6, [0.3] * 6)
+    assert repeated_fraction(turned, old, 0.1, 0.1) == 0.0
+    assert face_thumbnail(frames[0], LANDMARKS).shape == (256,)
