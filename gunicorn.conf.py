@@ -46,6 +46,8 @@ def checked_config() -> dict[str, Any]:
         "request_read_timeout": app_config.request_read_timeout,
         "max_content_length": app_config.max_content_length,
         "max_held_request_bytes": app_config.max_held_request_bytes,
+        # Behind a proxy every client has the proxy's address: no per-address upload rate.
+        "client_upload_rate": 0 if app_config.trusted_proxies else app_config.client_upload_rate,
         "data_dir": str(Path(settings.data.dir).resolve()),
         "model": model.tag,
         "threshold": settings.model.threshold,
@@ -69,7 +71,8 @@ def checked_config_in_child() -> dict[str, Any]:
 
 def worker_class_for(config: dict[str, Any]) -> type:
     """gthread whose threads get whole requests only (serving/worker.py), with [app]'s
-    request_read_timeout, max_content_length and max_held_request_bytes. Pure Python: safe
+    request_read_timeout, max_content_length, max_held_request_bytes and client_upload_rate.
+    Pure Python: safe
     in the master."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -79,6 +82,7 @@ def worker_class_for(config: dict[str, Any]) -> type:
         config["request_read_timeout"],
         config["max_content_length"],
         config["max_held_request_bytes"],
+        config.get("client_upload_rate", 0),
     )
 
 

@@ -36,6 +36,9 @@ class AppConfig:
     # Bytes of requests each worker holds while they arrive or wait for a thread (past it,
     # arriving uploads are not read until bytes are freed).
     max_held_request_bytes: int = 128 * 1024 * 1024
+    # Bytes a second one client address's uploads are read at, per worker (past it they wait
+    # in TCP); off behind a proxy (trusted_proxies > 0), where all share its address. 0: none.
+    client_upload_rate: int = 8 * 1024 * 1024
     max_content_length: int = 16 * 1024 * 1024
     max_images: int = 5
     login_rate_limit: str = "10 per minute; 60 per hour"
@@ -70,6 +73,8 @@ class AppConfig:
                     raise ValueError(
                         f"{name}: {value!r} is not a limit like '10 per minute; 60 per hour'"
                     ) from None
+        if self.client_upload_rate < 0:
+            raise ValueError("client_upload_rate must be 0 (no limit) or more")
         if self.client_concurrency < 0:
             raise ValueError("client_concurrency must be 0 (no limit) or more")
         if not self.request_read_timeout > 0:

@@ -12,7 +12,8 @@ logins, and every other answer counted by status and error code.
 The service must let it through: raise the rate limits (``FACE_LOGIN_APP_LOGIN_RATE_LIMIT``,
 ``FACE_LOGIN_APP_REGISTER_RATE_LIMIT``, e.g. "100000 per minute"), lift the client's share of
 the workers (``FACE_LOGIN_APP_CLIENT_CONCURRENCY=0``, ``FACE_LOGIN_APP_CLIENT_WORK_LIMIT=``:
-the bench is one address) and, where logins ask for a
+the bench is one address; with ``--challenge`` also ``FACE_LOGIN_LIVENESS_REPLAY_KEEP=0``:
+every login sends the same recording) and, where logins ask for a
 head-turn challenge, start the service with ``FACE_LOGIN_LIVENESS_LOGIN=false`` and
 ``FACE_LOGIN_LIVENESS_REGISTER=false``. A ``challenge_required`` answer stops the bench.
 

@@ -2,13 +2,18 @@
 
     python -m bench.request_attacks http://127.0.0.1:8000 [--logins 5] [--streams 8]
 
-The service must believe the bench's X-Forwarded-For (``FACE_LOGIN_APP_TRUSTED_PROXIES=1``,
-from loopback): the attacker is one address, within the shipped rate limits and
-``client_concurrency``, sending ``--streams`` requests at a time (a short pause after a 429;
-with ``--rotate``, a new address whenever one is rate limited instead); the genuine
-person logs in from addresses of their own (one per login, so the login rate limit of one
-address does not end the measurement). Liveness stays on: the person registers with the
-frames of a real head turn (``$FACE_TEST_DATA/../liveness/intel_female_headturn``) and each
+Each client is an address of its own: with ``--direct`` a loopback address 127.x.y.z as the
+TCP source (the service as shipped, as it sees real peers); otherwise an X-Forwarded-For the
+service must believe (``FACE_LOGIN_APP_TRUSTED_PROXIES=1``; behind a proxy the per-address
+upload rate is off). Start the service with ``FACE_LOGIN_LIVENESS_REPLAY_KEEP=0``: the
+genuine person logs in with the same recording every time, which the replay memory refuses.
+
+The attacker is one address, within the shipped rate limits and ``client_concurrency``,
+sending ``--streams`` requests at a time (a short pause after a 429; with ``--rotate``, a
+new address whenever one is rate limited instead); the genuine person logs in from
+addresses of their own (one per login, so the login rate limit of one address does not end
+the measurement). Liveness stays on: the person registers with the frames of a real head
+turn (``$FACE_TEST_DATA/../liveness/intel_female_headturn``) and each
 login plays a challenge with them.
 
 Attacks (the issue's), each from an address of its own: ``big_png`` (60 flat 2000x2000 PNG
@@ -38,6 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 import requests
+import requests.adapters
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE_DATA = Path(os.environ.get("FACE_TEST_DATA", ROOT.parent / "shared" / "faces"))
@@ -101,13 +107,36 @@ def form(frames: Frames) -> list[tuple[str, tuple[str, io.BytesIO, str]]]:
     return [("image", (f"{i:03d}.jpg", io.BytesIO(f), "image/jpeg")) for i, f in enumerate(frames)]
 
 
+class SourceAddress(requests.adapters.HTTPAdapter):
+    """Connections from one local address (127.x.y.z: every loopback address is this
+    machine's), so the service sees it as the peer, with no proxy header to believe."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+DIRECT = os.environ.get("REQUEST_ATTACKS_DIRECT") == "1"
+"""Clients as real loopback peers (``--direct``) instead of X-Forwarded-For."""
+
+
 class Client:
-    """Requests from one address (X-Forwarded-For), on a session of its own."""
+    """Requests from one address, on a session of its own: X-Forwarded-For (the service
+    started with trusted_proxies = 1), or with ``--direct`` that address as the TCP source
+    (127.x.y.z; the service as shipped, no proxy)."""
 
     def __init__(self, base: str, address: str, timeout: float = 120.0) -> None:
         self.base = base
         self.session = requests.Session()
-        self.session.headers["X-Forwarded-For"] = address
+        if DIRECT:
+            local = "127." + address.split(".", 1)[1]
+            self.session.mount("http://", SourceAddress(local))
+        else:
+            self.session.headers["X-Forwarded-For"] = address
         self.timeout = timeout
 
     def challenge(self) -> str | None:
@@ -285,7 +314,16 @@ def main(argv: list[str] | None = None) -> int:
         help="a new attacker address whenever one is rate limited (what the request costs, "
         "not what the rate limits stop)",
     )
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="clients as loopback peers 127.x.y.z (service as shipped, trusted_proxies = 0)",
+    )
     args = parser.parse_args(argv)
+    if args.direct:
+        os.environ["REQUEST_ATTACKS_DIRECT"] = "1"  # the attack processes read it too
+        global DIRECT
+        DIRECT = True
     report = measure(
         args.base_url.rstrip("/"), args.attacks.split(","), args.logins, args.streams, args.rotate
     )

@@ -54,12 +54,17 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
     read_timeout: float = 30.0
     max_body: int = 16 * 1024 * 1024
     max_held: int = 128 * 1024 * 1024
+    upload_rate: int = 0  # bytes a second read from one peer address (0: no limit)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reading: dict[BufferedConn, Pending] = {}
         self.lingering: dict[socket.socket, float] = {}
         self.paused: deque[Pending] = deque()
+        # Connections of peers past ``upload_rate`` in this second, and what each peer sent.
+        self.rate_paused: deque[Pending] = deque()
+        self.peer_bytes: dict[str, int] = {}
+        self.window_start = time.monotonic()
         self.held = 0
         cfg = self.cfg
         line = cfg.limit_request_line or 8190
@@ -119,17 +124,43 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
             self.drop(pending.conn)
             return
         self.hold(pending.conn, len(data))
-        if not self.advance(pending, data) and self.held > self.max_held:
+        if self.advance(pending, data):
+            return
+        if self.held > self.max_held:
             self.pause(pending)
+        elif self.upload_rate and self.over_rate(pending.conn, len(data)):
+            self.pause(pending, self.rate_paused)
 
-    def pause(self, pending: Pending) -> None:
-        """Over the budget: stop reading this connection (it keeps its read deadline) until
-        held bytes are freed; its client's sends wait in TCP meanwhile."""
+    def over_rate(self, conn: BufferedConn, size: int) -> bool:
+        """Count ``size`` bytes to ``conn``'s peer; whether it is past ``upload_rate`` now.
+
+        One address flooding big uploads (that the application may then refuse) would
+        otherwise have every byte read on this loop as fast as loopback carries them; paused,
+        its sends wait in TCP until the next second."""
+        peer = str(conn.client[0]) if isinstance(conn.client, tuple) else str(conn.client)
+        sent = self.peer_bytes.get(peer, 0) + size
+        self.peer_bytes[peer] = sent
+        return sent > self.upload_rate
+
+    def next_rate_window(self) -> None:
+        """Every second: the counts start again, and rate-paused connections are read."""
+        now = time.monotonic()
+        if now - self.window_start < 1.0:
+            return
+        self.window_start = now
+        self.peer_bytes.clear()
+        waiting, self.rate_paused = self.rate_paused, deque()
+        self.paused.extend(waiting)
+        self.resume_paused()
+
+    def pause(self, pending: Pending, queue: deque[Pending] | None = None) -> None:
+        """Stop reading this connection (it keeps its read deadline) until ``queue`` (the
+        held-bytes one by default) is resumed; its client's sends wait in TCP meanwhile."""
         try:
             self.poller.unregister(pending.conn.sock)
         except (KeyError, ValueError, OSError):
             return
-        self.paused.append(pending)
+        (self.paused if queue is None else queue).append(pending)
 
     def resume_paused(self) -> None:
         """Read paused connections again, oldest first, while the budget allows."""
@@ -266,8 +297,10 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
         util.close(sock)
 
     def murder_pending(self) -> None:
-        """gthread's, and: requests past their read deadline, lingerers past theirs."""
+        """gthread's, and: requests past their read deadline, lingerers past theirs; the
+        upload-rate window moves on (this runs at least once a second)."""
         super().murder_pending()
+        self.next_rate_window()
         now = time.monotonic()
         for pending in [p for p in self.reading.values() if p.deadline <= now]:
             self.stop_reading(pending)
@@ -288,8 +321,16 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]
 
 
 def buffering_worker(
-    read_timeout: float, max_body: int, max_held: int = BufferingWorker.max_held
+    read_timeout: float,
+    max_body: int,
+    max_held: int = BufferingWorker.max_held,
+    upload_rate: int = 0,
 ) -> type[BufferingWorker]:
     """The worker class for gunicorn.conf.py's ``worker_class``, with [app]'s limits."""
-    limits = {"read_timeout": read_timeout, "max_body": max_body, "max_held": max_held}
+    limits = {
+        "read_timeout": read_timeout,
+        "max_body": max_body,
+        "max_held": max_held,
+        "upload_rate": upload_rate,
+    }
     return type("BufferingWorker", (BufferingWorker,), {**limits, "__module__": __name__})

@@ -27,7 +27,7 @@ CONF = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 from serving.worker import buffering_worker
-worker_class = buffering_worker({READ_TIMEOUT}, {MAX_BODY}, {MAX_HELD})
+worker_class = buffering_worker({READ_TIMEOUT}, {MAX_BODY}, {MAX_HELD}, UPLOAD_RATE)
 limit_request_line = 200
 limit_request_fields = 10
 limit_request_field_size = 100
@@ -39,8 +39,18 @@ graceful_timeout = 10
 
 @pytest.fixture
 def server(tmp_path):
+    yield from serve(tmp_path, upload_rate=0)
+
+
+@pytest.fixture
+def rate_server(tmp_path):
+    """The same worker reading at most 1000 bytes a second from one address."""
+    yield from serve(tmp_path, upload_rate=1000)
+
+
+def serve(tmp_path: Path, upload_rate: int):
     conf = tmp_path / "conf.py"
-    conf.write_text(CONF)
+    conf.write_text(CONF.replace("UPLOAD_RATE", str(upload_rate)))
     port = free_port()
     log = tmp_path / "gunicorn.log"
     gunicorn = Path(sys.executable).parent / "gunicorn"
@@ -203,3 +213,22 @@ def test_held_bytes_stay_within_the_budget(server):
     assert again.endswith(b"/up 1000")
     for sock in (first, second, third):
         sock.close()
+
+
+def test_one_address_past_its_upload_rate_waits_and_is_then_read(rate_server):
+    """Two unfinished uploads from one address pass its 1000 bytes a second: the second is
+    not read further this second (no error: its client waits in TCP), then is answered."""
+    port, _, _ = rate_server
+    head = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n"
+    first = socket.create_connection(("127.0.0.1", port), timeout=10)
+    second = socket.create_connection(("127.0.0.1", port), timeout=10)
+    first.sendall(head + b"a" * 600)
+    time.sleep(0.2)
+    second.sendall(head + b"b" * 600)
+    time.sleep(0.2)
+    second.sendall(b"b" * 400)
+    first.sendall(b"a" * 400)
+    assert read_all(first).endswith(b"/up 1000")
+    assert read_all(second).endswith(b"/up 1000"), "read once the next second began"
+    first.close()
+    second.close()
