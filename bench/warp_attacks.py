@@ -286,7 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     start, end = (int(v) for v in args.seeds.split(":"))
     families = [f for f in args.families.split(",") if f and f != "none"]
     with tempfile.TemporaryDirectory(prefix="warp-attacks-") as data:
-        env = {**os.environ, "FACE_LOGIN_DATA": data, "FACE_LOGIN_LIVENESS_REGISTER": "false"}
+        env = {
+            "FACE_LOGIN_LIVENESS_REPLAY_KEEP": "5",  # off as shipped; the replay families need it
+            **os.environ,
+            "FACE_LOGIN_DATA": data,
+            "FACE_LOGIN_LIVENESS_REGISTER": "false",
+        }
         accounts = open_accounts(load_settings(None, env))
         sources = Sources.load(accounts.engine, root, CLIPS)
         print(f"victims {len(sources.photos)}, seeds {start}:{end}", flush=True)

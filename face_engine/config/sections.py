@@ -197,7 +197,7 @@ class LivenessConfig:
     # back to the frontal one: a photo warped in software is explained by the flow, a turning
     # head is not (docs/liveness.md). 0 switches the check off.
     min_remap_residual: float = 3.2
-    replay_keep: int = 5
+    replay_keep: int = 0  # off as shipped (config.ini says why); 5 with live cameras only
     replay_days: int = 30
     replay_tolerance: float = 0.1
     replay_fraction: float = 0.5

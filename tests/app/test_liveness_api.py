@@ -29,7 +29,8 @@ RIGHT_LEFT = ("right", "left")
 def live_app(tmp_path, engine):
     from app import create_app
 
-    env = {"FACE_LOGIN_DATA": str(tmp_path / "live")}
+    # The replay memory on, as an operator whose logins come from live cameras sets it.
+    env = {"FACE_LOGIN_DATA": str(tmp_path / "live"), "FACE_LOGIN_LIVENESS_REPLAY_KEEP": "5"}
     application = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=engine)
     yield application
     accounts = application.extensions.get("face_login")

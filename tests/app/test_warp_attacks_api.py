@@ -25,7 +25,11 @@ def attack_app(tmp_path, engine):
     """The service as shipped, but registration from photos (the victim's account)."""
     from app import create_app
 
-    env = {"FACE_LOGIN_DATA": str(tmp_path / "d"), "FACE_LOGIN_LIVENESS_REGISTER": "false"}
+    env = {
+        "FACE_LOGIN_DATA": str(tmp_path / "d"),
+        "FACE_LOGIN_LIVENESS_REGISTER": "false",
+        "FACE_LOGIN_LIVENESS_REPLAY_KEEP": "5",
+    }
     application = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=engine)
     yield application
     application.extensions["face_login"].store.close()
