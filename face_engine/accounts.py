@@ -408,7 +408,7 @@ class Accounts:
     def start_rebuild(self) -> dict[str, Any]:
         """Rebuild the index in the background (one at a time across processes); its status,
         which lives in the store, so every worker answers ``rebuild_status`` the same."""
-        self.index.start_rebuild()
+        self.index.start_rebuild(again_if_running=True)
         return self.index.rebuild_status()
 
     def rebuild_status(self) -> dict[str, Any]:

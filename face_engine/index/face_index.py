@@ -22,7 +22,6 @@ so the engine's threshold applies to index distances unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import logging
@@ -31,7 +30,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, overload
@@ -102,6 +100,7 @@ class FaceIndex:
         self._background: threading.Thread | None = None
         self._unusable: str | None = "none yet"  # a ``current`` target that failed to load
         self._job = f"rebuild_job/{model.tag}"  # the store's record of the last background one
+        self._job_request = f"rebuild_request/{model.tag}"  # asked for while one was running
 
     # -- queries -------------------------------------------------------------------------
 
@@ -218,23 +217,24 @@ class FaceIndex:
 
         Searches in this and every other process go on meanwhile with the previous version.
         """
-        with self._build_lock:
-            return self._rebuild_locked()
+        return self._rebuild_locked()  # the file lock orders it after a running one
 
-    def start_rebuild(self) -> bool:
+    def start_rebuild(self, again_if_running: bool = False) -> bool:
         """Rebuild in a background thread, unless one is running in this or another process
-        (False then). Every background rebuild, the admin's or one a search asked for, keeps
-        its state in the store (``rebuild_status``).
+        (False then; with ``again_if_running``, that one builds once more when it is done, so
+        faces added since it began are in). Every background rebuild, the admin's or one a
+        search asked for, keeps its state in the store (``rebuild_status``).
 
         The cross-process lock is taken here, before the thread starts, and "running" written
         under it; the thread writes how it ended before the lock is let go. So whoever finds
         the lock free reads the end of the last rebuild, never a stale "running".
         """
         with self._build_lock:
-            if self._background is not None and self._background.is_alive():
-                return False
-            lock_file = self._try_lock()
+            running = self._background is not None and self._background.is_alive()
+            lock_file = None if running else self._try_lock()
             if lock_file is None:
+                if again_if_running:
+                    self.store.set_meta_json(self._job_request, {"at": time.time()})
                 return False
             started = time.time()
             try:
@@ -246,27 +246,51 @@ class FaceIndex:
             versions.mkdir(parents=True, exist_ok=True)
 
             def run() -> None:
-                with lock_file, self._build_lock_held():
-                    try:
-                        manifest = self._build_and_switch(versions)
-                        ended: dict[str, Any] = {
-                            "state": "done",
-                            "faces": manifest.faces,
-                            "version": manifest.version,
-                            "seconds": manifest.seconds,
-                        }
-                    except Exception as e:
-                        log.exception("background index rebuild failed")
-                        ended = {"state": "failed", "error": f"{type(e).__name__}: {e}"}
-                    ended.update(started_at=started, finished_at=time.time())
-                    try:
-                        self.store.set_meta_json(self._job, ended)
-                    except Exception:
-                        log.exception("could not record the end of the index rebuild")
+                try:
+                    while not self._build_once(versions, started, lock_file):
+                        pass
+                finally:
+                    lock_file.close()
 
             self._background = threading.Thread(target=run, name="index-rebuild", daemon=True)
             self._background.start()
             return True
+
+    def _build_once(self, versions: Path, started: float, lock_file: IO[str]) -> bool:
+        """One background build; True when it is the last: then its end is recorded, the
+        lock let go and the thread forgotten, all under ``_build_lock``, which a
+        ``start_rebuild`` asking meanwhile also takes: its request is either seen here (False:
+        build again) or made once this one is over (it starts its own)."""
+        began = time.time()
+        try:
+            manifest = self._build_and_switch(versions)
+            ended: dict[str, Any] = {
+                "state": "done",
+                "faces": manifest.faces,
+                "version": manifest.version,
+                "seconds": manifest.seconds,
+            }
+        except Exception as e:
+            log.exception("background index rebuild failed")
+            ended = {"state": "failed", "error": f"{type(e).__name__}: {e}"}
+        with self._build_lock:
+            try:
+                asked = self.store.meta_json(self._job_request)
+                if ended["state"] == "done" and asked and float(asked["at"]) >= began:
+                    return False
+                ended.update(started_at=started, finished_at=time.time())
+                self.store.set_meta_json(self._job, ended)
+            except Exception:  # the store closed under it (shutdown), or cannot be written
+                log.exception("could not record the end of the index rebuild")
+            lock_file.close()
+            self._background = None
+            return True
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> None:
+        """Until this process's background rebuild (if any) has ended."""
+        background = self._background
+        if background is not None:
+            background.join(timeout)
 
     def rebuild_status(self) -> dict[str, Any]:
         """The last background rebuild: idle (none yet), running, done (faces, version,
@@ -304,11 +328,6 @@ class FaceIndex:
                 return True
             fcntl.flock(lock_file, fcntl.LOCK_UN)
             return False
-
-    @contextlib.contextmanager
-    def _build_lock_held(self) -> Iterator[None]:
-        with self._build_lock:
-            yield
 
     @overload
     def _rebuild_locked(self, blocking: Literal[True] = True) -> IndexManifest: ...

@@ -289,7 +289,7 @@ def test_no_rebuild_on_a_read_path(auth, app, client):
         r = auth.login(OBAMA[2])
         assert r.status_code == 200 and r.json["username"] == "obama"
         assert auth.admin("GET", "/api/admin/stats").json["users"] == 1
-    accounts.index._background.join(timeout=60)
+    accounts.index.wait_for_rebuild(timeout=60)
     assert builds == ["index-rebuild"]
 
 

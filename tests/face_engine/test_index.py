@@ -165,7 +165,7 @@ def test_missing_index_is_rebuilt_in_the_background(tmp_path, gen):
     os.unlink(index_dir(tmp_path) / "current")
     match = identify(fresh, gen.samples(centres[5:6])[0])
     assert match is not None and match.username == "user5"
-    fresh._background.join(timeout=60)
+    fresh.wait_for_rebuild(timeout=60)
     assert fresh.manifest().version == 2
     assert identify(fresh, gen.samples(centres[6:7])[0]).username == "user6"
 
@@ -194,7 +194,7 @@ def test_corrupt_index_is_rebuilt(tmp_path, gen, victim):
     fresh = FaceIndex(store, index_dir(tmp_path), IndexConfig(), SYNTHETIC_MODEL)
     match = identify(fresh, gen.samples(centres[9:10])[0])
     assert match is not None and match.username == "user9"
-    fresh._background.join(timeout=60)
+    fresh.wait_for_rebuild(timeout=60)
     assert fresh.manifest().version == 2
 
 
@@ -204,7 +204,7 @@ def test_many_fresh_faces_start_a_background_rebuild(tmp_path, gen):
     first = index.rebuild()
     populate(store, gen, 30, prefix="late")
     assert identify(index, gen.samples(centres[2:3])[0]).username == "user2"
-    index._background.join(timeout=60)
+    index.wait_for_rebuild(timeout=60)
     assert index.manifest().version == first.version + 1
     assert index.fresh_count() == 0
 
