@@ -35,7 +35,7 @@ import numpy as np
 import requests
 
 from bench.challenge_bench import webcam_frame
-from bench.load import FACE_DATA, BenchError, Tally, error_code, summary
+from bench.load import FACE_DATA, BenchError, Tally, error_code, login_outcome, summary
 
 LIVENESS = FACE_DATA.parent / "liveness"
 CLIP = "intel_female_headturn"
@@ -129,10 +129,7 @@ def login_once(
         )
     except requests.RequestException as error:
         return None, f"exception:{type(error).__name__}"
-    latency = (time.perf_counter() - start) * 1000
-    if r.status_code == 200 and r.json().get("ok") is True:
-        return latency, None
-    return None, error_code(r)
+    return login_outcome(r, start)
 
 
 def check_order_matters(base: str, frames: dict[tuple[str, ...], Frames], timeout: float) -> None:

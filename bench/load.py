@@ -192,6 +192,11 @@ def login_once(
         r = client.post(f"{base}/api/login", files=image_fields(frames), timeout=timeout)
     except requests.RequestException as error:
         return None, f"exception:{type(error).__name__}"
+    return login_outcome(r, start)
+
+
+def login_outcome(r: requests.Response, start: float) -> tuple[float | None, str | None]:
+    """(ms since ``start``, None) when ``r`` is a successful login, else (None, its error)."""
     latency = (time.perf_counter() - start) * 1000
     if r.status_code == 200 and r.json().get("ok") is True:
         return latency, None

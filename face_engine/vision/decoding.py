@@ -74,21 +74,16 @@ def check_image(
 
     :raise ImageDecodeError: as ``decode_image`` would before decoding.
     """
-    _checked_header(data, config, _limits(config, frame, webcam))
+    _checked_header(data, _limits(config, frame, webcam))
 
 
-def _checked_header(
-    data: bytes, config: DecodeConfig, limits: _Limits
-) -> tuple[_Header, int | None]:
+def _checked_header(data: bytes, limits: _Limits) -> tuple[_Header, int | None]:
     """The header and, for a JPEG, where its first picture ends (walked first: it bounds the
     segments Pillow would parse)."""
     if not data:
         raise ImageDecodeError("the file is empty")
     if len(data) > limits.bytes:
-        what = "webcam frames" if limits.bytes < config.max_bytes else "files"
-        raise ImageDecodeError(
-            f"the file is {len(data)} bytes; the limit for {what} is {limits.bytes}"
-        )
+        raise ImageDecodeError(f"the file is {len(data)} bytes; {limits.what} is {limits.bytes}")
     end = _jpeg_end(data) if data.startswith(b"\xff\xd8") else None
     return _read_header(data, limits), end
 
@@ -107,7 +102,7 @@ def decode_image(
     :raise ImageDecodeError: empty, too large, not an image, unsupported format, truncated, or
         more pixels than the limit.
     """
-    header, end = _checked_header(data, config, _limits(config, frame, webcam))
+    header, end = _checked_header(data, _limits(config, frame, webcam))
     fmt, scale = header.format, 1
     if fmt == "JPEG":
         if end is None:

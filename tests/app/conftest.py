@@ -28,6 +28,20 @@ def app(tmp_path, engine):
 
 
 @pytest.fixture
+def live_app(tmp_path, engine):
+    """The service as shipped (liveness on, the replay memory off), with the test's rate
+    limits."""
+    from app import create_app
+
+    env = {"FACE_LOGIN_DATA": str(tmp_path / "live")}
+    application = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=engine)
+    yield application
+    accounts = application.extensions.get("face_login")
+    if accounts is not None:
+        accounts.store.close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -31,20 +31,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def live_app(tmp_path, engine):
-    """The service as shipped (liveness on), with the test's rate limits; the replay memory
-    off (these tests send one recording more than once)."""
-    from app import create_app
-
-    env = {"FACE_LOGIN_DATA": str(tmp_path / "live"), "FACE_LOGIN_LIVENESS_REPLAY_KEEP": "0"}
-    application = create_app({"TESTING": True, **NO_LIMITS}, env=env, engine=engine)
-    yield application
-    accounts = application.extensions.get("face_login")
-    if accounts is not None:
-        accounts.store.close()
-
-
-@pytest.fixture
 def calls(engine, monkeypatch) -> Counter[str]:
     """How often the engine decoded a frame, ran a full detection and tracked faces."""
     counted: Counter[str] = Counter()
