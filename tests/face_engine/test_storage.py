@@ -148,9 +148,9 @@ def _reader(path: str, rounds: int, queue) -> None:
 
 def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
     path = str(tmp_path / "lmdb")
-    open_test_store(path, StoreConfig(map_size_mb=1)).users.create_user(
-        "seed", [(unit(0), 0.9)] * 2, SYNTHETIC_MODEL
-    )
+    seed = open_test_store(path, StoreConfig(map_size_mb=1))
+    seed.users.create_user("seed", [(unit(0), 0.9)] * 2, SYNTHETIC_MODEL)
+    seed.close()
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [
@@ -190,3 +190,14 @@ def test_snapshot_after(store):
     ids, users, vectors, _ = store.faces.snapshot(after=1)
     assert ids.tolist() == [2, 3] and users.tolist() == [1, 2]
     np.testing.assert_array_equal(vectors[1], unit(3))
+
+
+def test_the_factory_opens_lmdb_under_the_data_folder(tmp_path):
+    """``[store] backend = lmdb`` (the default): ``<data>/lmdb``, as before the split."""
+    from face_engine.store.factory import open_store
+
+    store = open_store(StoreConfig(), tmp_path)
+    store.users.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    assert (store.backend, store.where) == ("lmdb", str(tmp_path / "lmdb"))
+    assert (tmp_path / "lmdb" / "data.mdb").exists()
+    store.close()

@@ -21,6 +21,7 @@ which makes a check done inside one atomic with the write.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,34 +57,17 @@ class LmdbDatabase:
 
     def __init__(self, path: Path, config: StoreConfig) -> None:
         self.path = Path(path)
+        # A function, not a bound method: no reference cycle, so a store dropped without
+        # close() lets go of its environment at once (LMDB allows one per folder per process).
         self.environment = LmdbEnvironment(
             self.path,
             config.map_size_mb * 1024 * 1024,
-            self._prepare,
+            functools.partial(open_tables, self.path),
             max_dbs=16,
             max_readers=config.max_readers,
             metasync=True,
             sync=True,
         )
-
-    def _prepare(self, env: lmdb.Environment) -> dict[str, Any]:
-        """Open the named databases; write the schema version into a new store, refuse an
-        older one's."""
-        dbs = {name: env.open_db(name.encode()) for name in NAMES}
-        dbs.update({name: env.open_db(name.encode(), dupsort=True) for name in DUPSORT})
-        with env.begin(write=True, db=dbs["meta"]) as txn:
-            found = txn.get(b"schema_version")
-            if found is None:
-                txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
-            elif int(found) != SCHEMA_VERSION:
-                raise StoreOutdated(
-                    f"the data in {self.path} has store schema {int(found)}, this "
-                    f"version reads schema {SCHEMA_VERSION} (faces now record the model "
-                    "that made them). Photos are not kept, so the faces cannot be "
-                    "converted: move the data directory away and have people register "
-                    "again, or run the release that wrote it"
-                )
-        return dbs
 
     @property
     def env(self) -> lmdb.Environment:
@@ -111,3 +95,23 @@ class LmdbDatabase:
     def counter(self, txn: lmdb.Transaction, name: bytes) -> int:
         """The counter ``name`` in ``meta`` (0 when absent)."""
         return int(bytes(txn.get(name, b"0", db=self.db("meta"))))
+
+
+def open_tables(path: Path, env: lmdb.Environment) -> dict[str, Any]:
+    """Open the named databases; write the schema version into a new store, refuse an
+    older one's."""
+    dbs = {name: env.open_db(name.encode()) for name in NAMES}
+    dbs.update({name: env.open_db(name.encode(), dupsort=True) for name in DUPSORT})
+    with env.begin(write=True, db=dbs["meta"]) as txn:
+        found = txn.get(b"schema_version")
+        if found is None:
+            txn.put(b"schema_version", str(SCHEMA_VERSION).encode())
+        elif int(found) != SCHEMA_VERSION:
+            raise StoreOutdated(
+                f"the data in {path} has store schema {int(found)}, this "
+                f"version reads schema {SCHEMA_VERSION} (faces now record the model "
+                "that made them). Photos are not kept, so the faces cannot be "
+                "converted: move the data directory away and have people register "
+                "again, or run the release that wrote it"
+            )
+    return dbs
