@@ -259,6 +259,7 @@ def _register(spec: Spec, index: int, barrier: Any, results: Any) -> None:
         store.close()
 
 
+@pytest.mark.slow  # spawned processes
 def test_two_processes_registering_one_face_at_once_exactly_one_wins(spec: Spec, store: Store):
     store.users.create_user("first", [(unit(1), 0.9)], MODEL_A)  # the model and its index exist
     got = run_all(_register, [(spec, i) for i in range(3)])
@@ -316,6 +317,7 @@ def _take(spec: Spec, index: int, barrier: Any, results: Any) -> None:
         store.close()
 
 
+@pytest.mark.slow  # spawned processes
 def test_one_challenge_taken_by_many_processes_at_once_goes_to_one(spec: Spec, store: Store):
     store.challenges.put("the-one", b"steps", time.time() + 60, time.time())
     got = run_all(_take, [(spec, i) for i in range(4)])
@@ -422,6 +424,7 @@ def _first_key(spec: Spec, index: int, barrier: Any, results: Any) -> None:
         store.close()
 
 
+@pytest.mark.slow  # spawned processes
 def test_processes_making_the_first_signing_key_at_once_share_one(spec: Spec, store: Store):
     got = run_all(_first_key, [(spec, i) for i in range(4)])
     assert len({g["kid"] for g in got}) == 1
@@ -493,6 +496,7 @@ def _open(spec: Spec, index: int, barrier: Any, results: Any) -> None:
         store.close()
 
 
+@pytest.mark.slow  # spawned processes
 def test_processes_opening_a_fresh_store_at_once_all_succeed(spec: Spec):
     assert run_all(_open, [(spec, i) for i in range(3)]) == [0, 0, 0]
     store = open_store(spec)
