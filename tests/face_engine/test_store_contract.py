@@ -267,6 +267,29 @@ def test_two_processes_registering_one_face_at_once_exactly_one_wins(spec: Spec,
     assert store.users.user_count() == 2 and store.faces.total_faces() == 2
 
 
+def _use_after_fork(store: Store, results: Any) -> None:
+    store.users.create_user("child", [(unit(7), 0.9)], MODEL_A)
+    results.put(store.users.find_user("parent").id)
+
+
+def test_a_postgres_store_used_before_a_fork_works_in_both_processes(postgres_dsn: str):
+    """gunicorn forks workers after the app may have used the store: the child opens its own
+    connections, and the parent's keep working when the child exits. (LMDB cannot: py-lmdb
+    refuses to open an environment again in a child that inherited it open.)"""
+    store = open_store(("postgres", postgres_dsn))
+    parent = store.users.create_user("parent", [(unit(6), 0.9)], MODEL_A)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_use_after_fork, args=(store, results))
+    child.start()
+    assert results.get(timeout=60) == parent.id
+    child.join(60)
+    assert child.exitcode == 0
+    assert store.users.find_user("child").username == "child"
+    assert store.faces.total_faces() == 2
+    store.close()
+
+
 # -- sessions --------------------------------------------------------------------------------
 
 

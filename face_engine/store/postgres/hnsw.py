@@ -40,13 +40,32 @@ class HeldLock:
         self.conn.execute(
             sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(REINDEX_MEMORY))
         )
+        # A REINDEX CONCURRENTLY killed half-way leaves its new index behind, invalid (it is
+        # still updated by every write): dropped before the next.
+        leftovers = self.conn.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE NOT i.indisvalid AND c.relnamespace = current_schema()::regnamespace "
+            "AND c.relname LIKE %s",
+            (index_name(ref) + "\\_ccnew%",),
+        ).fetchall()
+        for (name,) in leftovers:
+            self.conn.execute(
+                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name))
+            )
         self.conn.execute(
             sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(index_name(ref)))
         )
 
     def close(self) -> None:
-        if not self.conn.closed:
-            self.conn.close()  # ends the session: the lock goes with it
+        """Let the lock go (at once, for whoever looks next) and close the connection."""
+        if self.conn.closed:
+            return
+        try:
+            if self.held and not self.conn.broken:
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        finally:
+            self.held = False
+            self.conn.close()  # a session ending lets its locks go too, a moment later
 
 
 def try_lock(pool: Pool, name: str) -> HeldLock | None:
