@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", type=int, default=300)
     p.add_argument("--writers", type=int, default=1)
     args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # cleanup runs
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -71,26 +73,24 @@ def main(argv: list[str] | None = None) -> int:
             # dataset() gives identity i the rows i, i + n/4, i + n/2 and i + 3n/4.
             mine = [np.arange(i, n, n // 4) for i in range(n // 4)]
             times: list[float] = []
+            owner = np.empty(n, np.int64)
 
             def register(i: int) -> None:
                 start = time.perf_counter()
                 last = store.faces.last_face_id()
-                store.users.create_user(
+                owner[mine[i]] = store.users.create_user(
                     f"p{i}",
                     [(faces[r], 0.99) for r in mine[i]],
                     MODEL,
                     guard=lambda stored: None,
                     checked_through=last,
-                )
+                ).id  # in commit order: with several writers, not i + 1
                 times.append((time.perf_counter() - start) * 1000)
 
             started = time.perf_counter()
             with ThreadPoolExecutor(args.writers) as pool:
                 list(pool.map(register, range(len(mine))))
             register_seconds = time.perf_counter() - started
-            owner = np.empty(n, np.int64)
-            for user, rows_of in enumerate(mine):
-                owner[rows_of] = user + 1
             search = search_for(store, IndexConfig(), MODEL)
             for q in queries[:50]:
                 search.search(q, k=2)  # warm the index pages
