@@ -25,8 +25,6 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 
@@ -66,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pg-store-bench-") as tmp:
         server = pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode="stop")
         try:
-            base = {f: getattr(StoreConfig(), f) for f in StoreConfig.__dataclass_fields__}
-            dsn = server.get_uri()
-            config: Any = SimpleNamespace(**base, postgres_dsn=dsn, postgres_pool_size=4)
+            config = StoreConfig(backend="postgres", postgres_dsn=server.get_uri())
             store = open_postgres_store(config)
             # dataset() gives identity i the rows i, i + n/4, i + n/2 and i + 3n/4.
             mine = [np.arange(i, n, n // 4) for i in range(n // 4)]

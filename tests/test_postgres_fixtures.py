@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.postgres import patch_configuration_reads, schema_dsn, store_environment
+from tests.postgres import lmdb_only, patch_configuration_reads, schema_dsn, store_environment
 
 
+@lmdb_only  # under FACE_TEST_STORE=postgres the suite's own overrides are in place
 def test_configuration_reads_get_the_store_overrides_and_a_tests_own_values_win():
     import app.config
     import face_engine.config

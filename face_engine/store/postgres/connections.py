@@ -16,6 +16,7 @@ import hashlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -42,14 +43,24 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _close_idle(idle: list[tuple[psycopg.Connection, float]], pid: int) -> None:
+    """Close ``idle``'s connections if this is the process that opened them."""
+    if pid == os.getpid():
+        for conn, _ in idle:
+            conn.close()
+        idle.clear()
+
+
 class _Process:
-    """One process's share of the pool."""
+    """One process's share of the pool. Dropped without ``Pool.close`` (a store nobody
+    closed), it closes its idle connections itself, in the process that opened them."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.idle: list[tuple[psycopg.Connection, float]] = []
         self.open = 0
         self.cond = threading.Condition()
+        weakref.finalize(self, _close_idle, self.idle, self.pid)
 
 
 class Pool:
@@ -144,6 +155,7 @@ class Pool:
         if process.pid != os.getpid():
             return
         with process.cond:
-            idle, process.idle = process.idle, []
+            idle = list(process.idle)
+            process.idle.clear()
         for conn, _ in idle:
             conn.close()
