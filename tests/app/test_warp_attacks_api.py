@@ -63,6 +63,7 @@ def challenge(client, steps: tuple[str, ...]) -> str:
         ("relief20", 0, ONE),
         ("relief30", 0, ONE),
         ("relief40", 16, THREE),  # refused as stretched_picture
+        ("relief40soft", 2, ONE),  # refused as stretched_picture
         pytest.param(
             "relief40",
             0,
