@@ -317,7 +317,7 @@ def login_or_failure(cluster: Cluster, frames: list[bytes]) -> tuple[int | str, 
     return 200, r.status_code, cluster.served_by(r).name
 
 
-def wait_for(condition: Callable[[], bool], tries: int = 600) -> None:
+def wait_for(condition: Callable[[], bool], tries: int = 3000) -> None:
     """Until ``condition()``; fails after ``tries`` looks a tenth of a second apart."""
     event = threading.Event()
     for _ in range(tries):
