@@ -6,8 +6,8 @@ own data folder and port, and Debian's nginx in front running ``deploy/nginx.con
 nginx adds ``X-Upstream`` (``$upstream_addr``) to every answer, so a caller can tell which
 instance served it (``Cluster.served_by``). The instances share the session secret, Redis
 for the rate limits and, with ``backend="postgres"``, the store; each keeps its own data
-folder. ``backend="lmdb"`` runs LMDB instances: one on its own (the single-host baseline),
-or several on one shared data folder (one machine only; ``shared_data=True``).
+folder. ``backend="lmdb"`` runs one LMDB instance: the single-host baseline (LMDB hosts
+share nothing).
 
 Used by ``tests/server/test_two_hosts.py`` and ``bench/two_host_load.py``; nothing of the
 service imports it.
@@ -223,7 +223,6 @@ class Cluster:
     instances: int = 2
     env: dict[str, str] = field(default_factory=dict)
     workers: int = 2
-    shared_data: bool = False
     secret: str = field(default_factory=lambda: secrets.token_hex(32))
     members: list[Instance] = field(default_factory=list)
     front: str = ""
@@ -256,8 +255,8 @@ class Cluster:
     def start(self) -> None:
         if not os.access(NGINX, os.X_OK):
             raise ClusterError("nginx not installed (make nginx-deps)")
-        if self.backend == "lmdb" and self.instances > 1 and not self.shared_data:
-            raise ClusterError("LMDB instances share nothing but a data folder: shared_data")
+        if self.backend == "lmdb" and self.instances > 1:
+            raise ClusterError("LMDB instances share nothing: one, or backend postgres")
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "redis").mkdir(exist_ok=True)
         self._redis, redis_uri = start_redis(self.folder / "redis")
@@ -278,11 +277,9 @@ class Cluster:
             common["FACE_LOGIN_STORE_POSTGRES_DSN"] = self.dsn
         for n in range(self.instances):
             name = f"host{n + 1}"
-            data = self.folder / ("data" if self.shared_data else f"data-{name}")
+            data = self.folder / f"data-{name}"
             port = free_port()
             env = {**common, "PORT": str(port), "FACE_LOGIN_DATA": str(data), **self.env}
-            if self.shared_data:  # one data folder: a control socket each
-                env["GUNICORN_CMD_ARGS"] = f"--control-socket {self.folder / name}.ctl"
             member = Instance(name, port, data, env, self.folder / f"{name}.log")
             self.members.append(member)
         for member in self.members:

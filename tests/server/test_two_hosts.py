@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from bench.cluster import ADMIN, NGINX, Backend, Cluster, Instance
 
 pytestmark = [pytest.mark.server, pytest.mark.integration, pytest.mark.slow]
-BACKEND: Backend = "lmdb"
+BACKEND: Backend = "postgres"
 REGISTER_LIMIT = 6
 LEFT_RIGHT = ("left", "right")
 TRAFFIC = 4  # logins in flight while an instance dies
@@ -48,12 +48,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "FACE_LOGIN_APP_CLIENT_CONCURRENCY": "0",
         "FACE_LOGIN_APP_CLIENT_WORK_LIMIT": "",
     }
-    with Cluster(
-        tmp_path_factory.mktemp("two-hosts"),
-        backend=BACKEND,
-        env=env,
-        shared_data=BACKEND == "lmdb",
-    ) as running:
+    with Cluster(tmp_path_factory.mktemp("two-hosts"), backend=BACKEND, env=env) as running:
         yield running
         for member in running.members:
             assert "Traceback" not in member.log.read_text(), member.log.read_text()[-3000:]
