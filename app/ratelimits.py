@@ -1,30 +1,27 @@
 """Rate-limit counters that every gunicorn worker on the host shares: a ``limits`` storage
 on an LMDB folder (``lmdb://``, by default ``<data>/ratelimits``).
 
-Each hit is one LMDB write transaction (read the counter, add, write back). LMDB lets one
-writer in at a time across every process that opens the folder, so the workers' counts add
-up exactly. Counters are fixed windows: a count and the time its window ends. They are not
-fsynced (a power cut may forget the last minute of counts); expired ones are swept now and
-then.
+Each hit is one LMDB write transaction (read the counter, add, write back), through the
+store's environment helper (``face_engine.store.lmdb.environment``: opened once per process,
+the map grown when full). LMDB lets one writer in at a time across every process that opens
+the folder, so the workers' counts add up exactly. Counters are fixed windows: a count and
+the time its window ends. They are not fsynced (a power cut may forget the last minute of
+counts); expired ones are swept now and then.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-import lmdb
 from limits.errors import ConfigurationError
 from limits.storage import Storage
 
-T = TypeVar("T")
+from face_engine.store.lmdb.environment import LmdbEnvironment, LmdbError, Transaction
+
 SCHEME = "lmdb"
 _COUNTER = struct.Struct("<qd")  # hits, end of the window (Unix time)
 _SWEEP_EVERY = 1024  # writes of one process between sweeps of expired counters
@@ -56,59 +53,24 @@ class LMDBStorage(Storage):
         if parsed.netloc or not path.startswith("/"):
             raise ConfigurationError(f"{uri!r}: give an absolute folder, e.g. lmdb:///srv/limits")
         self.path = Path(path)
-        self.map_size = int(options.get("map_size", 32 * 1024 * 1024))
-        self._env: lmdb.Environment | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
+        self.environment = LmdbEnvironment(
+            self.path,
+            int(options.get("map_size", 32 * 1024 * 1024)),
+            sync=False,
+            metasync=False,
+            readahead=False,
+        )
+        self._write = self.environment.write
+        self._read = self.environment.read
         self._writes = 0
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
-        return lmdb.Error
-
-    @property
-    def env(self) -> lmdb.Environment:
-        """This process's environment, opened on first use (and again after a fork)."""
-        if self._env is None or self._pid != os.getpid():
-            with self._lock:
-                if self._env is None or self._pid != os.getpid():
-                    self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-                    self._env = lmdb.open(
-                        str(self.path),
-                        map_size=self.map_size,
-                        subdir=True,
-                        lock=True,
-                        sync=False,
-                        metasync=False,
-                        readahead=False,
-                        mode=0o600,
-                    )
-                    self._pid = os.getpid()
-        assert self._env is not None
-        return self._env
-
-    def _write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
-        """``fn`` in one write transaction; the map grows when full."""
-        while True:
-            try:
-                with self.env.begin(write=True) as txn:
-                    return fn(txn)
-            except lmdb.MapFullError:
-                self.env.set_mapsize(self.env.info()["map_size"] * 2)
-            except lmdb.MapResizedError:
-                self.env.set_mapsize(0)  # another process grew the map: adopt its size
-
-    def _read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
-        while True:
-            try:
-                with self.env.begin() as txn:
-                    return fn(txn)
-            except lmdb.MapResizedError:
-                self.env.set_mapsize(0)
+        return LmdbError
 
     @staticmethod
-    def _counter(txn: lmdb.Transaction, key: bytes, now: float) -> tuple[int, float]:
+    def _counter(txn: Transaction, key: bytes, now: float) -> tuple[int, float]:
         """(hits, end of window) of a live counter; (0, now) when absent or expired."""
         raw = txn.get(key)
         if raw is None:
@@ -120,7 +82,7 @@ class LMDBStorage(Storage):
         """Add ``amount`` to ``key``'s window (a new one of ``expiry`` seconds if none is
         running) and return the new count, in one transaction."""
 
-        def add(txn: lmdb.Transaction) -> int:
+        def add(txn: Transaction) -> int:
             now = time.time()
             hits, ends = self._counter(txn, _key(key), now)
             if hits == 0:
@@ -143,8 +105,8 @@ class LMDBStorage(Storage):
 
     def check(self) -> bool:
         try:
-            self.env.stat()
-        except lmdb.Error:
+            self.environment.env.stat()
+        except LmdbError:
             return False
         return True
 
@@ -154,7 +116,7 @@ class LMDBStorage(Storage):
     def reset(self) -> int | None:
         """Forget every counter; returns how many there were."""
 
-        def drop(txn: lmdb.Transaction) -> int:
+        def drop(txn: Transaction) -> int:
             keys = [bytes(k) for k in txn.cursor().iternext(values=False)]
             for key in keys:
                 txn.delete(key)
@@ -165,7 +127,7 @@ class LMDBStorage(Storage):
     def sweep(self) -> int:
         """Delete expired counters; returns how many."""
 
-        def expired(txn: lmdb.Transaction) -> int:
+        def expired(txn: Transaction) -> int:
             now = time.time()
             stale = [bytes(k) for k, v in txn.cursor() if _COUNTER.unpack(v)[1] <= now]
             for key in stale:

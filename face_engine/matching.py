@@ -25,8 +25,8 @@ from face_engine.calibration import MIN_COUNT, Calibration
 from face_engine.config import ModelConfig
 from face_engine.distance import to_rows, within
 from face_engine.errors import UnknownUser
-from face_engine.index.face_index import FaceIndex
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.index.search import FaceSearch
+from face_engine.store.interfaces import FaceTable, UserTable
 from face_engine.types import Embedding
 
 
@@ -105,7 +105,8 @@ def fuse(vectors: NDArray[np.float32]) -> Embedding:
 
 
 class Matcher:
-    """Decides matches from index neighbours (1:N) or a user's own faces (1:1).
+    """Decides matches from the search's neighbours (1:N) or a user's own faces (1:1), for
+    the model ``search`` covers.
 
     ``thresholds``: the model's 1:1 threshold and registration thresholds (distances below
     which two faces are one person). ``ambiguity_margin``: a 1:N match is refused when a
@@ -115,15 +116,17 @@ class Matcher:
 
     def __init__(
         self,
-        store: FaceStore,
-        index: FaceIndex,
+        faces: FaceTable,
+        users: UserTable,
+        search: FaceSearch,
         thresholds: ModelConfig,
         ambiguity_margin: float,
         max_false_identification: float = 0.001,
         calibration: Calibration | None = None,
     ) -> None:
-        self.store = store
-        self.index = index
+        self.faces = faces
+        self.users = users
+        self.search = search
         self.thresholds = thresholds
         self.threshold = thresholds.threshold
         self.ambiguity_margin = ambiguity_margin
@@ -135,7 +138,7 @@ class Matcher:
     def enrolled_faces(self) -> int:
         """Faces a stranger is compared with (every stored face; during a migration both
         models' faces count, which errs on the strict side)."""
-        return self.store.counts()[1]
+        return self.faces.total_faces()
 
     def gallery(self, enrolled_faces: int | None = None) -> Gallery:
         """The 1:N threshold for ``enrolled_faces`` (default: the store's count)."""
@@ -149,7 +152,7 @@ class Matcher:
         ambiguous; a Candidate (ask for the username) within 1:1 but not within the gallery's
         threshold, or within ``ambiguity_margin`` of a second user; else None."""
         fused = fuse(vectors)
-        neighbors = self.index.search(fused, k=2)
+        neighbors = self.search.search(fused, k=2)
         if not neighbors or neighbors[0].distance >= self.threshold:
             return None
         best = neighbors[0]
@@ -163,8 +166,8 @@ class Matcher:
     def verify(self, user_id: int, vectors: NDArray[np.float32]) -> Match | None:
         """1:1: the user if the fused frames are within the threshold of one of their own
         faces (of this matcher's model), else None."""
-        refs = {ref for ref, model in self.store.models().items() if model == self.index.model}
-        faces = [f for f in self.store.faces_of(user_id) if f.model_ref in refs]
+        refs = {ref for ref, model in self.faces.models().items() if model == self.search.model}
+        faces = [f for f in self.faces.faces_of(user_id) if f.model_ref in refs]
         if not faces:
             return None
         stored = np.stack([f.embedding for f in faces])
@@ -185,7 +188,7 @@ class Matcher:
         """Whether the fused frames are closer than ``within`` (default: the duplicate
         threshold) to any stored face."""
         limit = self.duplicate_threshold() if within is None else within
-        nearest = self.index.search(fuse(vectors), k=1)
+        nearest = self.search.search(fuse(vectors), k=1)
         return bool(nearest) and nearest[0].distance < limit
 
     def duplicates(
@@ -197,7 +200,7 @@ class Matcher:
 
     def _match(self, user_id: int, distance: float) -> Match | None:
         try:
-            user = self.store.get_user(user_id)
+            user = self.users.get_user(user_id)
         except UnknownUser:
             return None
         return Match(user.id, user.username, distance)

@@ -37,6 +37,7 @@ RULES = {
         "face_engine.vision",
     ),
 }
+LMDB_ENVIRONMENT = "face_engine.store.lmdb.environment"
 FOREIGN = ("flask", "werkzeug", "flask_limiter", "app", "bench", "tests")
 
 
@@ -74,13 +75,37 @@ def test_engine_rooms_import_only_what_their_layer_may(path):
 @pytest.mark.parametrize("path", sources("app"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_web_layer_uses_only_the_public_api(path):
     """``app`` imports ``face_engine`` itself (its __init__'s names), never its rooms; and
-    ``face_engine.config``, to read its own [app] section in the same single parse."""
+    ``face_engine.config``, to read its own [app] section in the same single parse; and the
+    rate limits' LMDB storage, the store's LMDB environment helper (one open-and-retry loop)."""
+    shared = {"face_engine.config"}
+    if path.relative_to(ROOT).as_posix() == "app/ratelimits.py":
+        shared.add(LMDB_ENVIRONMENT)
     deep = [
-        name
-        for name in imports(path)
-        if name.startswith("face_engine.") and name != "face_engine.config"
+        name for name in imports(path) if name.startswith("face_engine.") and name not in shared
     ]
     assert not deep, f"{path.relative_to(ROOT)} reaches into {deep}"
+
+
+@pytest.mark.parametrize(
+    "path", sources("face_engine") + sources("app"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_only_the_lmdb_store_uses_lmdb(path):
+    """``lmdb`` is imported in ``face_engine/store/lmdb/`` alone; that package only by the
+    store's factory (and the rate limits, its environment helper): the rest of the service
+    sees the store's interfaces, whichever backend is behind them."""
+    relative = path.relative_to(ROOT).as_posix()
+    if relative.startswith("face_engine/store/lmdb/"):
+        return
+    names = imports(path)
+    assert "lmdb" not in [n.split(".")[0] for n in names], f"{relative} imports lmdb"
+    permitted = {
+        "face_engine/store/factory.py": ("face_engine.store.lmdb",),
+        "app/ratelimits.py": (LMDB_ENVIRONMENT,),
+    }.get(relative, ())
+    wrong = [
+        n for n in names if allowed(n, ("face_engine.store.lmdb",)) and not allowed(n, permitted)
+    ]
+    assert not wrong, f"{relative} imports the LMDB store: {wrong}"
 
 
 @pytest.mark.parametrize("path", sources("serving"), ids=lambda p: str(p.relative_to(ROOT)))

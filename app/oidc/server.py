@@ -51,7 +51,8 @@ def get_provider(app: Flask | None = None) -> Provider:
             provider = app.extensions.get("face_login_provider")
             if provider is None:
                 settings = app.extensions["face_login_settings"]
-                provider = Provider(get_accounts(app).store, settings.oidc, settings.store)
+                store = get_accounts(app).store
+                provider = Provider(store.oidc, store.users, store.audit, settings.oidc)
                 app.extensions["face_login_provider"] = provider
     return provider
 

@@ -27,18 +27,18 @@ def run_drop_old_faces(args: argparse.Namespace, settings: Settings) -> int:
     Stop the service first, or restart it after: then remove ``migrate_from``."""
     from face_engine.cli import emit
     from face_engine.service import old_embedder_config
-    from face_engine.store.lmdb_store import FaceStore
+    from face_engine.store.factory import open_store
     from face_engine.vision.embedding import model_identity
 
     old_config = old_embedder_config(settings)
     if old_config is None:
         raise ValueError("no migration: [embedder] migrate_from is empty")
     old, new = model_identity(old_config), model_identity(settings.embedder)
-    store = FaceStore(settings.data.dir / "lmdb", settings.store)
+    store = open_store(settings.store, settings.data.dir)
     try:
-        models = store.models()
-        by_model = store.users_by_model()
-        users = {user.id for user in store.list_users()}
+        models = store.faces.models()
+        by_model = store.faces.users_by_model()
+        users = {user.id for user in store.users.list_users()}
         migrated: set[int] = set()
         for ref, owners in by_model.items():
             if models.get(ref) == new:
@@ -56,7 +56,7 @@ def run_drop_old_faces(args: argparse.Namespace, settings: Settings) -> int:
                 }
             )
             return 1
-        dropped = store.drop_model_faces(old)
+        dropped = store.faces.drop_model_faces(old)
     finally:
         store.close()
     shutil.rmtree(settings.data.dir / "index" / old.tag, ignore_errors=True)

@@ -9,7 +9,7 @@ from face_engine.config import Settings
 
 if TYPE_CHECKING:
     from face_engine.provider import Provider
-    from face_engine.store.lmdb_store import FaceStore
+    from face_engine.store.interfaces import Store
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,12 +39,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rotate.set_defaults(func=run_rotate)
 
 
-def _provider(settings: Settings) -> tuple[FaceStore, Provider]:
+def _provider(settings: Settings) -> tuple[Store, Provider]:
     from face_engine.provider import Provider
-    from face_engine.store.lmdb_store import FaceStore
+    from face_engine.store.factory import open_store
 
-    store = FaceStore(settings.data.dir / "lmdb", settings.store)
-    return store, Provider(store, settings.oidc, settings.store)
+    store = open_store(settings.store, settings.data.dir)
+    return store, Provider(store.oidc, store.users, store.audit, settings.oidc)
 
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:

@@ -219,14 +219,29 @@ class LivenessConfig:
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
-    """LMDB environment knobs."""
+    """``[store]``: which backend keeps the tables (LMDB, embedded; or PostgreSQL, shared by
+    several hosts) and its knobs."""
 
+    backend: Literal["lmdb", "postgres"] = "lmdb"
+    # PostgreSQL: a libpq connection string, and the connections each process keeps open.
+    postgres_dsn: str = ""
+    postgres_pool_size: int = 4
+    # LMDB: the initial map size (it grows when full) and the readers' slots.
     map_size_mb: int = 64
     max_readers: int = 126
     # The audit log of login and registration attempts keeps at most this many entries, and
     # none older than this many days.
     audit_max_entries: int = 100_000
     audit_days: int = 90
+
+    def __post_init__(self) -> None:
+        if self.backend == "postgres" and not self.postgres_dsn.strip():
+            raise ValueError(
+                "backend = postgres needs postgres_dsn (FACE_LOGIN_STORE_POSTGRES_DSN), "
+                "e.g. postgresql://face_login@db/face_login"
+            )
+        if self.postgres_pool_size < 1:
+            raise ValueError("postgres_pool_size must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""FaceIndex: nearest users to a face vector, from an ANN index derived from the LMDB store.
+"""FaceIndex: nearest users to a face vector, from an ANN index derived from the store's faces
+(``FaceSearch`` on LMDB: each host keeps its own index files).
 
 One index per embedding model: it holds only the faces that model made (the store records it),
 so vectors of two models are never compared; ``index_for`` puts it in ``<index>/<model tag>``.
@@ -8,13 +9,15 @@ On disk, under ``index_dir``::
     current -> versions/v000007   (a symlink, switched atomically with os.replace)
     rebuild.lock                  (fcntl lock: one rebuild at a time, across processes)
 
-A rebuild reads one LMDB snapshot, builds into ``versions/.tmp-*``, fsyncs, renames the folder
-to its version and swaps ``current``; searches never take the lock, so a rebuild never blocks a
-login, and a rebuild killed half-way leaves ``current`` (the previous index) in service. Every
-search checks where ``current`` points (one readlink) and reloads when it moved, so every
+A rebuild reads one snapshot of the faces, builds into ``versions/.tmp-*``, fsyncs, renames the
+folder to its version and swaps ``current``; searches never take the lock, so a rebuild never
+blocks a login, and a rebuild killed half-way leaves ``current`` (the previous index) in service.
+Every search checks where ``current`` points (one readlink) and reloads when it moved, so every
 gunicorn worker picks up a new version without a restart. Faces newer than the index (face id
 above the manifest's ``max_face_id``) are searched exactly and merged in, so a new user can log
-in at once; every candidate is checked against LMDB, so deleted faces are never returned.
+in at once; every candidate is checked against the store, so deleted faces are never returned.
+The rebuild job's state (``rebuild_job/<model tag>``) and the version counter live in the
+store's ``JobTable``, so every process reports the same.
 
 Metric: Euclidean distance between unit vectors = Annoy's angular distance sqrt(2 (1 - cos)),
 so the engine's threshold applies to index distances unchanged.
@@ -39,7 +42,7 @@ import numpy as np
 from face_engine.config import IndexConfig
 from face_engine.distance import to_rows
 from face_engine.index.ann import AnnSearcher, build_ann, open_ann
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.interfaces import FaceTable, JobTable
 from face_engine.types import Embedding, ModelIdentity
 
 log = logging.getLogger(__name__)
@@ -87,9 +90,15 @@ class FaceIndex:
     """Search over the store's faces; one instance per process, safe across threads."""
 
     def __init__(
-        self, store: FaceStore, index_dir: Path, config: IndexConfig, model: ModelIdentity
+        self,
+        faces: FaceTable,
+        jobs: JobTable,
+        index_dir: Path,
+        config: IndexConfig,
+        model: ModelIdentity,
     ) -> None:
-        self.store = store
+        self.faces = faces
+        self.jobs = jobs
         self.dir = Path(index_dir)
         self.config = config
         self.model = model
@@ -120,7 +129,7 @@ class FaceIndex:
             dists = to_rows(fresh.vectors, vector)
             for face_id, dist in zip(fresh.face_ids, dists, strict=True):
                 candidates[int(face_id)] = float(dist)
-        owners = self.store.face_owners(list(candidates))  # deleted faces drop out here
+        owners = self.faces.face_owners(list(candidates))  # deleted faces drop out here
         best: dict[int, Neighbor] = {}
         for face_id, user_id in owners.items():
             dist = candidates[face_id]
@@ -136,7 +145,7 @@ class FaceIndex:
         """Faces not yet in the built index (searched exactly)."""
         loaded = self._current()
         fresh = self._fresh_faces(loaded.manifest.max_face_id if loaded else 0)
-        return len(self.store.face_owners(fresh.face_ids.tolist()))
+        return len(self.faces.face_owners(fresh.face_ids.tolist()))
 
     # -- loading -------------------------------------------------------------------------
 
@@ -157,7 +166,7 @@ class FaceIndex:
         if target == self._unusable:
             # Known bad (or missing) until ``current`` moves; with nothing built yet, build
             # once there are faces to build from.
-            if target is None and self.store.last_face_id() and not self._building():
+            if target is None and self.faces.last_face_id() and not self._building():
                 self.start_rebuild()
             return None
         with self._lock:
@@ -170,7 +179,7 @@ class FaceIndex:
                 return self._loaded
             except (OSError, ValueError, KeyError, RuntimeError) as e:
                 self._loaded, self._unusable = None, target
-                if target is not None or self.store.last_face_id():
+                if target is not None or self.faces.last_face_id():
                     log.warning("index unusable (%s); rebuilding it in the background", e)
                     self.start_rebuild()
                 return None
@@ -189,13 +198,13 @@ class FaceIndex:
         then only the faces newer than the cache are read, so a login after a registration
         costs one short cursor walk. Deleted ones are filtered at search time; logins, which
         add no face, keep the cache."""
-        last_face_id = self.store.last_face_id()
+        last_face_id = self.faces.last_face_id()
         fresh = self._fresh
         if fresh is not None and fresh.last_face_id == last_face_id and fresh.after == after:
             return fresh
         if fresh is not None and fresh.after == after:
             newest = int(fresh.face_ids[-1]) if len(fresh.face_ids) else after
-            ids, _, vectors, last_face_id = self.store.snapshot(newest, self.model)
+            ids, _, vectors, last_face_id = self.faces.snapshot(newest, self.model)
             fresh = _Fresh(
                 last_face_id,
                 after,
@@ -203,7 +212,7 @@ class FaceIndex:
                 np.concatenate([fresh.vectors, vectors]),
             )
         else:
-            face_ids, _, vectors, last_face_id = self.store.snapshot(after, self.model)
+            face_ids, _, vectors, last_face_id = self.faces.snapshot(after, self.model)
             fresh = _Fresh(last_face_id, after, face_ids, vectors)
         self._fresh = fresh
         if len(fresh.face_ids) > self.config.max_fresh:
@@ -213,7 +222,7 @@ class FaceIndex:
     # -- building ------------------------------------------------------------------------
 
     def rebuild(self) -> IndexManifest:
-        """Build a new version from LMDB and switch to it; waits for a running rebuild.
+        """Build a new version from the store and switch to it; waits for a running rebuild.
 
         Searches in this and every other process go on meanwhile with the previous version.
         """
@@ -234,11 +243,11 @@ class FaceIndex:
             lock_file = None if running else self._try_lock()
             if lock_file is None:
                 if again_if_running:
-                    self.store.set_meta_json(self._job_request, {"at": time.time()})
+                    self.jobs.put(self._job_request, {"at": time.time()})
                 return False
             started = time.time()
             try:
-                self.store.set_meta_json(self._job, {"state": "running", "started_at": started})
+                self.jobs.put(self._job, {"state": "running", "started_at": started})
             except BaseException:
                 lock_file.close()
                 raise
@@ -275,11 +284,11 @@ class FaceIndex:
             ended = {"state": "failed", "error": f"{type(e).__name__}: {e}"}
         with self._build_lock:
             try:
-                asked = self.store.meta_json(self._job_request)
+                asked = self.jobs.get(self._job_request)
                 if ended["state"] == "done" and asked and float(asked["at"]) >= began:
                     return False
                 ended.update(started_at=started, finished_at=time.time())
-                self.store.set_meta_json(self._job, ended)
+                self.jobs.put(self._job, ended)
             except Exception:  # the store closed under it (shutdown), or cannot be written
                 log.exception("could not record the end of the index rebuild")
             lock_file.close()
@@ -295,11 +304,11 @@ class FaceIndex:
     def rebuild_status(self) -> dict[str, Any]:
         """The last background rebuild: idle (none yet), running, done (faces, version,
         seconds) or failed (error); one whose process died is reported failed."""
-        status: dict[str, Any] = self.store.meta_json(self._job) or {"state": "idle"}
+        status: dict[str, Any] = self.jobs.get(self._job) or {"state": "idle"}
         if status["state"] == "running" and not self.rebuilding():
             # It may have ended between the two reads; its end is written before its lock is
             # let go, so a second read has it.
-            status = self.store.meta_json(self._job) or status
+            status = self.jobs.get(self._job) or status
             if status["state"] == "running" and not self.rebuilding():
                 status = {**status, "state": "failed", "error": "the rebuild was interrupted"}
         return status
@@ -352,8 +361,8 @@ class FaceIndex:
         for stale in versions.glob(".tmp-*"):  # left by a rebuild that was killed
             shutil.rmtree(stale, ignore_errors=True)
         started = time.time()
-        face_ids, _, vectors, _ = self.store.snapshot(0, self.model)
-        version = self.store.meta_int("index_version") + 1
+        face_ids, _, vectors, _ = self.faces.snapshot(0, self.model)
+        version = self.jobs.get_int("index_version") + 1
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=versions))
         build_ann(vectors, tmp, self.config)
         np.save(tmp / "face_ids.npy", face_ids)
@@ -380,7 +389,7 @@ class FaceIndex:
         os.symlink(f"versions/{final.name}", link_tmp)
         os.replace(link_tmp, self.dir / "current")
         _fsync_dir(self.dir)
-        self.store.set_meta_int("index_version", version)
+        self.jobs.put_int("index_version", version)
         self._prune(versions, final.name)
         return manifest
 
@@ -410,7 +419,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def index_for(
-    store: FaceStore, index_root: Path, config: IndexConfig, model: ModelIdentity
+    faces: FaceTable, jobs: JobTable, index_root: Path, config: IndexConfig, model: ModelIdentity
 ) -> FaceIndex:
     """The index of ``model``'s faces, in its own folder under ``index_root``."""
-    return FaceIndex(store, index_root / model.tag, config, model)
+    return FaceIndex(faces, jobs, index_root / model.tag, config, model)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from face_engine.config import OidcConfig, StoreConfig
+from face_engine.config import OidcConfig
 from face_engine.errors import UnknownUser
 from face_engine.provider.clients import SCOPES, ClientRegistry, OidcClient
 from face_engine.provider.grants import AccessGrant, CodeGrant, Grants
 from face_engine.provider.keys import KeyRing, SigningKey
-from face_engine.store.audit_log import AuditLog
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.interfaces import AuditTable, OidcTables, UserTable
 from face_engine.store.records import User
 
 __all__ = [
@@ -26,23 +25,23 @@ __all__ = [
 
 
 class Provider:
-    """Clients, keys and grants on one store; one per process."""
+    """Clients, keys and grants on one store's tables; one per process."""
 
-    def __init__(self, store: FaceStore, config: OidcConfig, store_config: StoreConfig) -> None:
-        self.store = store
+    def __init__(
+        self, tables: OidcTables, users: UserTable, audit: AuditTable, config: OidcConfig
+    ) -> None:
+        self.users = users
         self.config = config
-        self.clients = ClientRegistry(store)
-        self.keys = KeyRing(store, config.retired_key_seconds)
-        self.grants = Grants(store, config.code_seconds, config.access_token_seconds)
-        self.audit_entries = AuditLog(
-            store, store_config.audit_max_entries, store_config.audit_days * 86400.0
-        )
+        self.clients = ClientRegistry(tables.clients)
+        self.keys = KeyRing(tables.keys, config.retired_key_seconds)
+        self.grants = Grants(tables, config.code_seconds, config.access_token_seconds)
+        self.audit_entries = audit
 
     def session_user(self, user_id: int, session_version: int) -> User | None:
         """The person a code or token stands for, if that session still lives: None after a
         logout (a newer session version) or when the account was deleted."""
         try:
-            user = self.store.get_user(user_id)
+            user = self.users.get_user(user_id)
         except UnknownUser:
             return None
         return user if user.session_version == session_version else None

@@ -12,8 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from face_engine.errors import ClientExists, InvalidClient, UnknownClient
-from face_engine.store.lmdb_store import FaceStore
-from face_engine.store.oidc_records import ClientRecords
+from face_engine.store.interfaces import ClientTable
 
 SCOPES = ("openid", "profile")
 """What the provider can give: ``openid`` (``sub``) and ``profile`` (``preferred_username``)."""
@@ -91,8 +90,8 @@ def _check_uri(uri: str) -> str:
 class ClientRegistry:
     """Register, read and remove applications."""
 
-    def __init__(self, store: FaceStore) -> None:
-        self.records = ClientRecords(store)
+    def __init__(self, records: ClientTable) -> None:
+        self.records = records
 
     def register(
         self,

@@ -13,8 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from face_engine.store.lmdb_store import FaceStore
-from face_engine.store.oidc_records import CodeRecords, ConsentRecords, TokenRecords
+from face_engine.store.interfaces import OidcTables
 
 
 def token_hash(value: str) -> str:
@@ -53,10 +52,12 @@ class AccessGrant:
 class Grants:
     """Issue and redeem codes, keep and look up access tokens, remember consent."""
 
-    def __init__(self, store: FaceStore, code_seconds: float, access_token_seconds: float) -> None:
-        self.codes = CodeRecords(store)
-        self.tokens = TokenRecords(store)
-        self.consents = ConsentRecords(store)
+    def __init__(
+        self, tables: OidcTables, code_seconds: float, access_token_seconds: float
+    ) -> None:
+        self.codes = tables.codes
+        self.tokens = tables.tokens
+        self.consents = tables.consents
         self.code_seconds = code_seconds
         self.access_token_seconds = access_token_seconds
 

@@ -11,8 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from face_engine.store.lmdb_store import FaceStore
-from face_engine.store.oidc_records import KeyRecords
+from face_engine.store.interfaces import KeyTable
 
 KEY_BITS = 2048
 
@@ -55,8 +54,8 @@ def _key(record: dict[str, Any]) -> SigningKey:
 class KeyRing:
     """The key that signs now, and every key whose tokens may still be in flight."""
 
-    def __init__(self, store: FaceStore, retired_key_seconds: float) -> None:
-        self.records = KeyRecords(store)
+    def __init__(self, records: KeyTable, retired_key_seconds: float) -> None:
+        self.records = records
         self.retired_key_seconds = retired_key_seconds
 
     def signing_key(self) -> SigningKey:

@@ -1,7 +1,8 @@
 """Pending logins: the fused frames of a login that needs the person's username to finish.
 
-Kept like challenges (their own table): short-lived, single-use (taking deletes in the same
-write transaction, across processes), bound to the client that made the attempt. Only
+Kept like challenges (the store's ``pending_logins``, an ``ExpiringTable``): short-lived,
+single-use (taking deletes in the same transaction, across processes), bound to the client
+that made the attempt. Only
 embeddings are kept, never frames.
 """
 
@@ -16,8 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from face_engine.errors import PendingLoginInvalid
-from face_engine.store.challenge_records import ChallengeRecords
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.interfaces import ExpiringTable
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -36,8 +36,8 @@ class PendingLogin:
 class PendingLogins:
     """Puts pending logins for ``seconds`` and takes them back once."""
 
-    def __init__(self, store: FaceStore, seconds: int) -> None:
-        self.records = ChallengeRecords(store, "pending_logins")
+    def __init__(self, records: ExpiringTable, seconds: int) -> None:
+        self.records = records
         self.seconds = seconds
 
     def put(self, client: str, vectors: dict[str, NDArray[np.float32]]) -> PendingLogin:

@@ -370,15 +370,14 @@ def test_audit_log_records_attempts_never_faces(auth, app):
 
 def test_audit_log_keeps_its_retention_limit(tmp_path, engine):
     from face_engine.config import StoreConfig
-    from face_engine.store.audit_log import AuditLog
-    from face_engine.store.lmdb_store import FaceStore
+    from tests.stores import open_test_store
 
-    store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    log = AuditLog(store, keep=10, keep_seconds=1e9)
+    store = open_test_store(tmp_path / "lmdb", StoreConfig(audit_max_entries=10, audit_days=1))
+    log = store.audit
     for i in range(30):
         log.append({"time": 1000.0 + i, "n": i})
     assert [e["n"] for e in log.entries(100)] == list(range(29, 19, -1))
-    AuditLog(store, keep=10, keep_seconds=100).append({"time": 5000.0, "n": 30})
+    log.append({"time": 1030.0 + 86400, "n": 30})  # a day after the newest: the rest go
     assert [e["n"] for e in log.entries(100)] == [30]
     store.close()
 

@@ -49,7 +49,7 @@ def enrol_synthetic(app, faces: int) -> None:
     for user in range(100):
         vectors = rng.standard_normal((faces // 100, accounts.engine.identity.dim))
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        accounts.store.create_user(
+        accounts.store.users.create_user(
             f"synthetic-{user}",
             [(v.astype(np.float32), 1.0) for v in vectors],
             accounts.engine.identity,

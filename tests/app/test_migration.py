@@ -84,13 +84,13 @@ def test_dlib_users_move_to_sface_as_they_log_in(
     r = log_in(app, photo, OBAMA[0])
     assert r.status_code == 200 and r.json["username"] == "obama", r.json
     accounts = app.extensions["face_login"]
-    names = {ref: m.name for ref, m in accounts.store.models().items()}
-    faces = sorted(names[f.model_ref] for f in accounts.store.faces_of(r.json["user_id"]))
+    names = {ref: m.name for ref, m in accounts.store.faces.models().items()}
+    faces = sorted(names[f.model_ref] for f in accounts.store.faces.faces_of(r.json["user_id"]))
     assert faces == ["dlib", "sface"]
     assert auth.admin("GET", "/api/admin/stats").json["migration"]["migrated_users"] == 1
     # A second login decides with dlib again and adds nothing more.
     assert log_in(app, photo, OBAMA[0]).status_code == 200
-    assert len(accounts.store.faces_of(r.json["user_id"])) == 2
+    assert len(accounts.store.faces.faces_of(r.json["user_id"])) == 2
     # A stranger is still refused.
     stranger = post_form(
         app.test_client(), "/api/login", {"image": auth.files("people/paul_rudd/1.jpg")}
@@ -117,7 +117,7 @@ def test_dlib_users_move_to_sface_as_they_log_in(
     assert log_in(app, photo, OBAMA[0]).json["username"] == "obama"
     assert log_in(app, photo, BIDEN).json["username"] == "biden"
     store = app.extensions["face_login"].store
-    models = store.models()
-    assert {models[ref].name for ref in store.face_counts_by_model()} == {"sface"}
+    models = store.faces.models()
+    assert {models[ref].name for ref in store.faces.face_counts_by_model()} == {"sface"}
     assert FaceAuthActions(app, photo).admin("GET", "/api/admin/stats").json["migration"] is None
     close(app)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from face_engine import ModelMismatch
-from face_engine.config import EmbedderConfig, StoreConfig
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.config import EmbedderConfig
 from face_engine.vision.embedding import model_identity
 from tests.helpers import NO_LIMITS, OBAMA, post_form
+from tests.stores import open_test_store
 
 
 def store_one_face(data_dir, model_name: str) -> None:
@@ -21,8 +21,8 @@ def store_one_face(data_dir, model_name: str) -> None:
     model = model_identity(EmbedderConfig(model=model_name))  # type: ignore[arg-type]
     vector = np.zeros(model.dim, np.float32)
     vector[0] = 1.0
-    store = FaceStore(data_dir / "lmdb", StoreConfig())
-    store.create_user("earlier", [(vector, 0.99)], model)
+    store = open_test_store(data_dir / "lmdb")
+    store.users.create_user("earlier", [(vector, 0.99)], model)
     store.close()
 
 
@@ -46,8 +46,8 @@ def test_start_refuses_a_store_of_the_same_model_with_other_weights(tmp_path):
 
     model = model_identity(EmbedderConfig(model="sface"))
     other = type(model)(model.name, "f" * 64, model.dim)
-    store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    store.create_user("earlier", [(np.eye(1, model.dim, dtype=np.float32)[0], 0.9)], other)
+    store = open_test_store(tmp_path / "lmdb")
+    store.users.create_user("earlier", [(np.eye(1, model.dim, dtype=np.float32)[0], 0.9)], other)
     store.close()
     with pytest.raises(ModelMismatch, match="other weights"):
         create_app({"TESTING": True}, env={"FACE_LOGIN_DATA": str(tmp_path)})
@@ -57,9 +57,9 @@ def test_start_refuses_a_store_of_the_same_model_with_other_weights(tmp_path):
 def test_registered_vectors_record_their_model(auth, app, engine):
     assert auth.register("obama", OBAMA[0], OBAMA[1]).status_code == 201
     store = app.extensions["face_login"].store
-    assert list(store.models().values()) == [engine.identity]
+    assert list(store.faces.models().values()) == [engine.identity]
     assert engine.identity.name == "sface" and engine.identity.dim == 128
-    assert store.faces_of(1)[0].embedding.shape == (128,)
+    assert store.faces.faces_of(1)[0].embedding.shape == (128,)
 
 
 @pytest.mark.integration
@@ -86,5 +86,5 @@ def test_facenet_registers_and_logs_in_through_the_api(tmp_path, facenet_engine,
     r = post_form(app.test_client(), "/api/login", {"image": biden})
     assert r.status_code == 401 and r.json["error"] == "not_recognized"
     store = app.extensions["face_login"].store
-    assert [m.name for m in store.models().values()] == ["facenet"]
+    assert [m.name for m in store.faces.models().values()] == ["facenet"]
     store.close()

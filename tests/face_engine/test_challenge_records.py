@@ -1,4 +1,5 @@
-"""Challenges and pending logins on a real LMDB: expiry by index (issue 17), taken once.
+"""Challenges and pending logins on a real store (``tests.stores``): expiry by index (issue
+17), taken once; and LMDB folders written before the expiry index.
 
 Issuing used to read every live challenge; it now walks the expiry index from its start, so
 the work of an issue is counted here (entries looked at), never timed.
@@ -16,16 +17,18 @@ import pytest
 from face_engine.config import LivenessConfig, StoreConfig
 from face_engine.errors import ChallengeInvalid, PendingLoginInvalid
 from face_engine.head_turn import Challenge, Challenges, challenge_record
-from face_engine.store.challenge_records import PURGE_BATCH, ChallengeRecords
-from face_engine.store.lmdb_store import SCHEMA_VERSION, FaceStore
+from face_engine.store.lmdb import open_lmdb_store, store_on
+from face_engine.store.lmdb.database import SCHEMA_VERSION, LmdbDatabase
+from face_engine.store.lmdb.expiring import PURGE_BATCH
 from face_engine.store.pending_logins import PendingLogins
+from tests.stores import open_test_store
 
 LIVE = 100_000
 
 
 @pytest.fixture
 def store(tmp_path):
-    s = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=64))
+    s = open_test_store(tmp_path / "lmdb")
     yield s
     s.close()
 
@@ -40,7 +43,7 @@ def made(prefix: str, count: int, expires_at: float) -> list[tuple[str, bytes, f
 
 
 def test_issuing_with_100000_live_challenges_looks_only_at_expired_ones(store):
-    challenges = Challenges(store, LivenessConfig())
+    challenges = Challenges(store.challenges, LivenessConfig())
     now = time.time()
     records = challenges.records
     records.put_many(made("live-", LIVE, now + 600), now)
@@ -72,7 +75,7 @@ def test_issuing_with_100000_live_challenges_looks_only_at_expired_ones(store):
 
 
 def test_an_expired_challenge_still_there_is_refused_as_expired(store):
-    challenges = Challenges(store, LivenessConfig())
+    challenges = Challenges(store.challenges, LivenessConfig())
     now = time.time()
     challenges.records.put_many(made("gone-", 1, now - 1), now - 2)  # expired, not yet purged
     with pytest.raises(ChallengeInvalid, match="expired"):
@@ -81,21 +84,22 @@ def test_an_expired_challenge_still_there_is_refused_as_expired(store):
 
 
 def _take_all(path: str, ids: list[str], queue) -> None:
-    store = FaceStore(path, StoreConfig(map_size_mb=64))
-    records = ChallengeRecords(store)
-    queue.put([i for i in ids if records.take(i) is not None])
+    store = open_test_store(path)
+    queue.put([i for i in ids if store.challenges.take(i) is not None])
     store.close()
 
 
-def test_each_challenge_is_taken_once_across_processes(store):
+def test_each_challenge_is_taken_once_across_processes(tmp_path, store):
     now = time.time()
-    records = ChallengeRecords(store)
+    records = store.challenges
     records.put_many(made("c", 300, now + 600), now)
     store.close()
     ids = [f"c{i}" for i in range(300)]
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    workers = [ctx.Process(target=_take_all, args=(str(store.path), ids, queue)) for _ in range(3)]
+    workers = [
+        ctx.Process(target=_take_all, args=(str(tmp_path / "lmdb"), ids, queue)) for _ in range(3)
+    ]
     for w in workers:
         w.start()
     won = [queue.get(timeout=120) for _ in workers]
@@ -106,8 +110,8 @@ def test_each_challenge_is_taken_once_across_processes(store):
     assert records.counts() == (0, 0)
 
 
-def test_a_store_written_before_the_index_is_indexed_on_first_issue(tmp_path):
-    """A data folder of the previous release: challenges but no expiry index, no flag."""
+def test_an_lmdb_store_written_before_the_index_is_indexed_on_first_issue(tmp_path):
+    """An LMDB folder of the previous release: challenges but no expiry index, no flag."""
     path = tmp_path / "old"
     path.mkdir()
     now = time.time()
@@ -120,8 +124,8 @@ def test_a_store_written_before_the_index_is_indexed_on_first_issue(tmp_path):
         txn.put(b"garbled", b"not json", db=table)
     env.close()
 
-    store = FaceStore(path, StoreConfig())
-    challenges = Challenges(store, LivenessConfig())
+    store = open_lmdb_store(path, StoreConfig())
+    challenges = Challenges(store.challenges, LivenessConfig())
     assert challenges.take("live-3", "10.0.0.1").client == "10.0.0.1"  # before any index
     challenges.issue("10.0.0.1")  # indexes the 50 left, then purges the 31 stale
     assert challenges.records.counts() == (19 + 1, 19 + 1)
@@ -130,28 +134,31 @@ def test_a_store_written_before_the_index_is_indexed_on_first_issue(tmp_path):
         challenges.take("old-4", "10.0.0.1")
     store.close()
     # Another process (here: a new store object) does not index twice.
-    again = Challenges(FaceStore(path, StoreConfig()), LivenessConfig())
+    reopened = open_lmdb_store(path, StoreConfig())
+    again = Challenges(reopened.challenges, LivenessConfig())
     again.issue("10.0.0.1")
     assert again.records.counts() == (20, 20)
-    again.records.store.close()
+    reopened.close()
 
 
-def test_an_index_entry_whose_record_is_gone_is_dropped_when_it_expires(store):
+def test_an_lmdb_index_entry_whose_record_is_gone_is_dropped_when_it_expires(tmp_path):
     """An older process may take a record without knowing its index entry."""
     now = time.time()
-    records = ChallengeRecords(store)
+    database = LmdbDatabase(tmp_path / "lmdb", StoreConfig())
+    records = store_on(database, StoreConfig()).challenges
     records.put_many(made("c", 2, now - 1), now - 2)
-    store.write(lambda txn: txn.delete(b"c0", db=store.db("challenges")))
+    database.write(lambda txn: txn.delete(b"c0", db=database.db("challenges")))
     assert records.counts() == (1, 2)
     assert records.put("new", b'{"expires_at": 1e12}', 1e12, now).removed == 2
     assert records.counts() == (1, 1)
+    database.close()
 
 
 def test_pending_logins_expire_by_the_index_and_are_taken_once(store):
     vectors = {"sface": np.ones((2, 4), np.float32)}
-    stale = PendingLogins(store, seconds=1)
+    stale = PendingLogins(store.pending_logins, seconds=1)
     old = [stale.put("10.0.0.1", vectors) for _ in range(3)]
-    pending = PendingLogins(store, seconds=60)
+    pending = PendingLogins(store.pending_logins, seconds=60)
     time.sleep(1.1)
     kept = pending.put("10.0.0.1", vectors)  # purges the three expired
     assert pending.records.counts() == (1, 1)

@@ -60,6 +60,9 @@ def test_bad_value_names_the_key(tmp_path):
         ("", {"FACE_LOGIN_APP_WORKER": "3"}, "FACE_LOGIN_APP_WORKER"),
         ("", {"FACE_LOGIN_EMBEDDER_MODEL": "arcface"}, "one of sface, dlib, facenet"),
         ("", {"FACE_LOGIN_DLIB_THRESHOLD": "2.5"}, "threshold must be between 0 and 2"),
+        ("", {"FACE_LOGIN_STORE_BACKEND": "mysql"}, "must be one of lmdb, postgres"),
+        ("", {"FACE_LOGIN_STORE_BACKEND": "postgres"}, "backend = postgres needs postgres_dsn"),
+        ("", {"FACE_LOGIN_STORE_POSTGRES_POOL_SIZE": "0"}, "postgres_pool_size must be at"),
     ],
 )
 def test_mistakes_stop_with_one_line_naming_them(tmp_path, text, env, named):
@@ -79,3 +82,13 @@ def test_mistakes_stop_with_one_line_naming_them(tmp_path, text, env, named):
 def test_decode_limits_are_checked(key, value):
     with pytest.raises(ConfigError, match=r"\[decode\]"):
         load_settings(ROOT / "config.ini", {f"FACE_LOGIN_{key}": value})
+
+
+def test_the_store_backend_is_lmdb_unless_configured(settings):
+    assert settings.store.backend == "lmdb" and settings.store.postgres_dsn == ""
+    env = {
+        "FACE_LOGIN_STORE_BACKEND": "postgres",
+        "FACE_LOGIN_STORE_POSTGRES_DSN": "postgresql://face_login@db/face_login",
+    }
+    store = load_settings(ROOT / "config.ini", env).store
+    assert store.backend == "postgres" and store.postgres_pool_size == 4

@@ -16,8 +16,7 @@ from face_engine.liveness.replay import (
     face_thumbnail,
     repeated_fraction,
 )
-from face_engine.store.lmdb_store import FaceStore
-from face_engine.store.replay_records import ReplayRecords
+from tests.stores import open_test_store
 
 LANDMARKS = np.array([[80, 90], [140, 90], [110, 125], [88, 160], [132, 160]], np.float32)
 
@@ -29,7 +28,7 @@ def unit(seed: int) -> np.ndarray:
 
 @pytest.fixture
 def store(tmp_path):
-    s = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
+    s = open_test_store(tmp_path / "lmdb")
     yield s
     s.close()
 
@@ -40,7 +39,9 @@ def textured(seed: int) -> np.ndarray:
     return np.asarray(cv2.resize(coarse, (240, 240), interpolation=cv2.INTER_CUBIC), np.uint8)
 
 
-def test_a_data_folder_from_before_the_replay_table_opens(tmp_path):
+def test_an_lmdb_folder_from_before_the_replay_table_opens(tmp_path):
+    from face_engine.store.lmdb import open_lmdb_store
+
     path = tmp_path / "old"
     path.mkdir()
     env = lmdb.open(str(path), max_dbs=16, subdir=True)
@@ -52,35 +53,35 @@ def test_a_data_folder_from_before_the_replay_table_opens(tmp_path):
     with env.begin(write=True, db=env.open_db(b"meta")) as txn:
         txn.put(b"schema_version", b"2")
     env.close()
-    store = FaceStore(path, StoreConfig())
-    user = store.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
-    replays = ReplayRecords(store, keep=3, keep_seconds=3600)
-    assert replays.recent(user.id) == []
-    replays.remember(user.id, b"sig")
-    assert replays.recent(user.id) == [b"sig"]
+    store = open_lmdb_store(path, StoreConfig())
+    user = store.users.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    assert store.replays.recent(user.id, since=0.0) == []
+    store.replays.remember(user.id, b"sig", when=1000.0, keep=3, since=0.0)
+    assert store.replays.recent(user.id, since=0.0) == [b"sig"]
     store.close()
 
 
 def test_retention_keeps_the_newest_per_user_within_the_age(store):
-    replays = ReplayRecords(store, keep=3, keep_seconds=100.0)
+    """Kept: the newest 3 per user, none from before ``since`` (the caller's now - 100 s)."""
+    replays = store.replays
     for k in range(5):
-        replays.remember(1, f"a{k}".encode(), now=1000.0 + k)
-    replays.remember(2, b"b0", now=1000.0)
-    assert replays.recent(1, now=1005.0) == [b"a2", b"a3", b"a4"]
-    assert replays.recent(2, now=1005.0) == [b"b0"]
-    assert replays.recent(1, now=1102.5) == [b"a3", b"a4"]  # a2 is now older than 100 s
-    replays.remember(1, b"a5", now=1200.0)  # the old ones are dropped as it is written
-    assert replays.recent(1, now=1200.0) == [b"a5"]
+        replays.remember(1, f"a{k}".encode(), when=1000.0 + k, keep=3, since=900.0 + k)
+    replays.remember(2, b"b0", when=1000.0, keep=3, since=900.0)
+    assert replays.recent(1, since=905.0) == [b"a2", b"a3", b"a4"]
+    assert replays.recent(2, since=905.0) == [b"b0"]
+    assert replays.recent(1, since=1002.5) == [b"a3", b"a4"]  # a2 is older than 100 s now
+    replays.remember(1, b"a5", when=1200.0, keep=3, since=1100.0)  # the old ones dropped
+    assert replays.recent(1, since=0.0) == [b"a5"]
 
 
 def test_deleting_a_user_forgets_their_turns(store):
-    user = store.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
-    other = store.create_user("bob", [(unit(2), 0.9)], SYNTHETIC_MODEL)
-    replays = ReplayRecords(store, keep=3, keep_seconds=3600)
-    replays.remember(user.id, b"ada")
-    replays.remember(other.id, b"bob")
-    store.delete_user(user.id)
-    assert replays.recent(user.id) == [] and replays.recent(other.id) == [b"bob"]
+    user = store.users.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    other = store.users.create_user("bob", [(unit(2), 0.9)], SYNTHETIC_MODEL)
+    store.replays.remember(user.id, b"ada", when=1000.0, keep=3, since=0.0)
+    store.replays.remember(other.id, b"bob", when=1000.0, keep=3, since=0.0)
+    store.users.delete_user(user.id)
+    assert store.replays.recent(user.id, since=0.0) == []
+    assert store.replays.recent(other.id, since=0.0) == [b"bob"]
 
 
 def test_signature_round_trips_and_repeats_itself():

@@ -1,4 +1,5 @@
-"""FaceStore on a real LMDB in a temp dir: durability, atomicity, concurrency, map growth."""
+"""The users and faces tables on a real store (``tests.stores``) in a temp dir: durability,
+atomicity, concurrency; and LMDB's map growth."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 from bench.synthetic import SYNTHETIC_MODEL
 from face_engine.config import StoreConfig
 from face_engine.errors import InvalidUsername, UnknownUser, UsernameTaken
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.interfaces import Store
+from face_engine.store.lmdb import store_on
+from face_engine.store.lmdb.database import LmdbDatabase
+from tests.stores import open_test_store
 
 
 def unit(seed: int) -> np.ndarray:
@@ -18,46 +22,50 @@ def unit(seed: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def counts(store: Store) -> tuple[int, int]:
+    return store.users.user_count(), store.faces.total_faces()
+
+
 @pytest.fixture
 def store(tmp_path):
-    s = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
+    s = open_test_store(tmp_path / "lmdb")
     yield s
     s.close()
 
 
 def test_data_survives_close_and_reopen(tmp_path):
-    store = FaceStore(tmp_path / "lmdb", StoreConfig())
-    user = store.create_user("Ada", [(unit(1), 0.99), (unit(2), 0.98)], SYNTHETIC_MODEL)
-    store.record_login(user.id, 1234.5)
+    store = open_test_store(tmp_path / "lmdb")
+    user = store.users.create_user("Ada", [(unit(1), 0.99), (unit(2), 0.98)], SYNTHETIC_MODEL)
+    store.users.record_login(user.id, 1234.5)
     store.close()
-    again = FaceStore(tmp_path / "lmdb", StoreConfig())
-    found = again.find_user("ada")
+    again = open_test_store(tmp_path / "lmdb")
+    found = again.users.find_user("ada")
     assert found.id == user.id and found.username == "Ada" and found.last_login == 1234.5
-    faces = again.faces_of(user.id)
+    faces = again.faces.faces_of(user.id)
     assert [f.score for f in faces] == pytest.approx([0.99, 0.98])
     np.testing.assert_array_equal(faces[0].embedding, unit(1))
-    assert again.counts() == (1, 2)
+    assert counts(again) == (1, 2)
     again.close()
 
 
 def test_usernames_unique_case_insensitive(store):
-    store.create_user("Grace", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    store.users.create_user("Grace", [(unit(1), 0.9)], SYNTHETIC_MODEL)
     with pytest.raises(UsernameTaken):
-        store.create_user("GRACE", [(unit(2), 0.9)], SYNTHETIC_MODEL)
-    assert store.find_user("grace").username == "Grace"
+        store.users.create_user("GRACE", [(unit(2), 0.9)], SYNTHETIC_MODEL)
+    assert store.users.find_user("grace").username == "Grace"
 
 
 def test_look_alike_usernames_are_refused(store):
     """The attack: register fullwidth ``ａｄａ`` and Cyrillic-a ``аdа`` while ``ada`` exists."""
-    store.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    store.users.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
     with pytest.raises(UsernameTaken):
-        store.create_user("\uff41\uff44\uff41", [(unit(2), 0.9)], SYNTHETIC_MODEL)  # ａｄａ
+        store.users.create_user("\uff41\uff44\uff41", [(unit(2), 0.9)], SYNTHETIC_MODEL)  # ａｄａ
     with pytest.raises(InvalidUsername):
-        store.create_user("\u0430d\u0430", [(unit(3), 0.9)], SYNTHETIC_MODEL)  # аdа
+        store.users.create_user("\u0430d\u0430", [(unit(3), 0.9)], SYNTHETIC_MODEL)  # аdа
     with pytest.raises(InvalidUsername):
-        store.create_user("\u03bfscar", [(unit(4), 0.9)], SYNTHETIC_MODEL)  # Greek omicron
-    assert [u.username for u in store.list_users()] == ["ada"]
-    assert store.find_user("\uff21\uff24\uff21").username == "ada"  # ＡＤＡ finds ada
+        store.users.create_user("\u03bfscar", [(unit(4), 0.9)], SYNTHETIC_MODEL)  # Greek omicron
+    assert [u.username for u in store.users.list_users()] == ["ada"]
+    assert store.users.find_user("\uff21\uff24\uff21").username == "ada"  # ＡＤＡ finds ada
 
 
 @pytest.mark.parametrize(
@@ -65,67 +73,73 @@ def test_look_alike_usernames_are_refused(store):
 )
 def test_invalid_usernames(store, name):
     with pytest.raises(InvalidUsername):
-        store.create_user(name, [(unit(1), 0.9)], SYNTHETIC_MODEL)
-    assert store.counts() == (0, 0)
+        store.users.create_user(name, [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    assert counts(store) == (0, 0)
 
 
 def test_failure_in_the_middle_of_a_registration_leaves_nothing(store):
-    store.create_user("first", [(unit(1), 0.9)], SYNTHETIC_MODEL)
-    before = store.counts()
+    store.users.create_user("first", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    before = counts(store)
     bad_vector = np.full(512, np.nan, np.float32)
     with pytest.raises(ValueError):
-        store.create_user(
+        store.users.create_user(
             "second", [(unit(2), 0.9), (unit(3), 0.9), (bad_vector, 0.9)], SYNTHETIC_MODEL
         )
-    assert store.counts() == before
+    assert counts(store) == before
     with pytest.raises(UnknownUser):
-        store.find_user("second")
+        store.users.find_user("second")
     # The username is free and the ids continue without a hole being visible to callers.
-    user = store.create_user("second", [(unit(2), 0.9)], SYNTHETIC_MODEL)
-    assert store.faces_of(user.id)[0].user_id == user.id
+    user = store.users.create_user("second", [(unit(2), 0.9)], SYNTHETIC_MODEL)
+    assert store.faces.faces_of(user.id)[0].user_id == user.id
 
 
 def test_delete_user_deletes_faces(store):
-    keep = store.create_user("keep", [(unit(1), 0.9)], SYNTHETIC_MODEL)
-    gone = store.create_user("gone", [(unit(2), 0.9), (unit(3), 0.9)], SYNTHETIC_MODEL)
-    gone_faces = [f.id for f in store.faces_of(gone.id)]
-    store.delete_user(gone.id)
-    assert store.counts() == (1, 1)
-    assert store.face_owners(gone_faces) == {}
-    assert store.faces_of(gone.id) == []
+    keep = store.users.create_user("keep", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    gone = store.users.create_user("gone", [(unit(2), 0.9), (unit(3), 0.9)], SYNTHETIC_MODEL)
+    gone_faces = [f.id for f in store.faces.faces_of(gone.id)]
+    store.users.delete_user(gone.id)
+    assert counts(store) == (1, 1)
+    assert store.faces.face_owners(gone_faces) == {}
+    assert store.faces.faces_of(gone.id) == []
     with pytest.raises(UnknownUser):
-        store.get_user(gone.id)
+        store.users.get_user(gone.id)
     with pytest.raises(UnknownUser):
-        store.delete_user(gone.id)
-    assert [u.username for u in store.list_users()] == [keep.username]
-    store.create_user("GONE", [(unit(4), 0.9)], SYNTHETIC_MODEL)  # the name is free again
+        store.users.delete_user(gone.id)
+    assert [u.username for u in store.users.list_users()] == [keep.username]
+    store.users.create_user("GONE", [(unit(4), 0.9)], SYNTHETIC_MODEL)  # the name is free again
 
 
-def test_full_map_grows_instead_of_failing(tmp_path):
-    store = FaceStore(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
-    start = store.env.info()["map_size"]
+def test_full_lmdb_map_grows_instead_of_failing(tmp_path):
+    database = LmdbDatabase(tmp_path / "lmdb", StoreConfig(map_size_mb=1))
+    store = store_on(database, StoreConfig(map_size_mb=1))
+    start = database.env.info()["map_size"]
     for i in range(300):  # ~2.1 KB per face, 3 faces each: ~2 MB
-        store.create_user(f"user{i}", [(unit(i), 0.9)] * 3, SYNTHETIC_MODEL)
-    assert store.counts() == (300, 900)
-    assert store.env.info()["map_size"] > start
+        store.users.create_user(f"user{i}", [(unit(i), 0.9)] * 3, SYNTHETIC_MODEL)
+    assert counts(store) == (300, 900)
+    assert database.env.info()["map_size"] > start
     store.close()
 
 
 def _writer(path: str, prefix: str, count: int) -> None:
-    store = FaceStore(path, StoreConfig(map_size_mb=1))
+    store = open_test_store(path, StoreConfig(map_size_mb=1))
     for i in range(count):
-        store.create_user(f"{prefix}{i}", [(unit(i), 0.9), (unit(i + 1), 0.9)], SYNTHETIC_MODEL)
+        faces = [(unit(i), 0.9), (unit(i + 1), 0.9)]
+        store.users.create_user(f"{prefix}{i}", faces, SYNTHETIC_MODEL)
     store.close()
 
 
 def _reader(path: str, rounds: int, queue) -> None:
     seen: list[int] | str = []
     try:
-        store = FaceStore(path, StoreConfig(map_size_mb=1))
+        store = open_test_store(path, StoreConfig(map_size_mb=1))
         for _ in range(rounds):
-            users, faces = store.counts()
-            assert faces == 2 * users, (users, faces)  # never a half-written registration
-            seen.append(users)
+            # Users only grow here, and each registration writes its user and 2 faces at once:
+            # the faces counted between two user counts match a user count in between.
+            before = store.users.user_count()
+            faces = store.faces.total_faces()
+            after = store.users.user_count()
+            assert faces % 2 == 0 and 2 * before <= faces <= 2 * after, (before, faces, after)
+            seen.append(after)
         store.close()
     except Exception as e:  # reported to the test instead of leaving it waiting
         seen = repr(e)
@@ -134,9 +148,9 @@ def _reader(path: str, rounds: int, queue) -> None:
 
 def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
     path = str(tmp_path / "lmdb")
-    FaceStore(path, StoreConfig(map_size_mb=1)).create_user(
-        "seed", [(unit(0), 0.9)] * 2, SYNTHETIC_MODEL
-    )
+    seed = open_test_store(path, StoreConfig(map_size_mb=1))
+    seed.users.create_user("seed", [(unit(0), 0.9)] * 2, SYNTHETIC_MODEL)
+    seed.close()
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [
@@ -152,27 +166,38 @@ def test_two_processes_writing_and_reading_lose_nothing(tmp_path):
         p.join(timeout=120)
         assert p.exitcode == 0
     assert seen == sorted(seen)
-    store = FaceStore(path, StoreConfig())
-    assert store.counts() == (301, 602)
-    names = {u.username for u in store.list_users()}
+    store = open_test_store(path)
+    assert counts(store) == (301, 602)
+    names = {u.username for u in store.users.list_users()}
     assert {f"a{i}" for i in range(150)} <= names and {f"b{i}" for i in range(150)} <= names
     store.close()
 
 
 def test_last_face_id_moves_with_new_faces_only(store):
     """The index's fresh-face cache keys on it: a login must not empty every worker's cache."""
-    assert store.last_face_id() == 0
-    user = store.create_user("x", [(unit(1), 0.9), (unit(2), 0.9)], SYNTHETIC_MODEL)
-    assert store.last_face_id() == 2
-    store.record_login(user.id, 1.0)
-    assert store.last_face_id() == 2
-    store.delete_user(user.id)
-    assert store.last_face_id() == 2
+    assert store.faces.last_face_id() == 0
+    user = store.users.create_user("x", [(unit(1), 0.9), (unit(2), 0.9)], SYNTHETIC_MODEL)
+    assert store.faces.last_face_id() == 2
+    store.users.record_login(user.id, 1.0)
+    assert store.faces.last_face_id() == 2
+    store.users.delete_user(user.id)
+    assert store.faces.last_face_id() == 2
 
 
 def test_snapshot_after(store):
-    store.create_user("a", [(unit(1), 0.9), (unit(2), 0.9)], SYNTHETIC_MODEL)
-    store.create_user("b", [(unit(3), 0.9)], SYNTHETIC_MODEL)
-    ids, users, vectors, _ = store.snapshot(after=1)
+    store.users.create_user("a", [(unit(1), 0.9), (unit(2), 0.9)], SYNTHETIC_MODEL)
+    store.users.create_user("b", [(unit(3), 0.9)], SYNTHETIC_MODEL)
+    ids, users, vectors, _ = store.faces.snapshot(after=1)
     assert ids.tolist() == [2, 3] and users.tolist() == [1, 2]
     np.testing.assert_array_equal(vectors[1], unit(3))
+
+
+def test_the_factory_opens_lmdb_under_the_data_folder(tmp_path):
+    """``[store] backend = lmdb`` (the default): ``<data>/lmdb``, as before the split."""
+    from face_engine.store.factory import open_store
+
+    store = open_store(StoreConfig(), tmp_path)
+    store.users.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL)
+    assert (store.backend, store.where) == ("lmdb", str(tmp_path / "lmdb"))
+    assert (tmp_path / "lmdb" / "data.mdb").exists()
+    store.close()

@@ -1,4 +1,4 @@
-"""The provider's pieces without models: clients, codes, keys on a real LMDB; the return
+"""The provider's pieces without models: clients, codes, keys on a real store; the return
 address check, forward auth and the admin API on the web layer with a stub of Accounts."""
 
 from __future__ import annotations
@@ -11,22 +11,26 @@ import pytest
 from face_engine import ClientExists, CodeGrant, InvalidClient, UnknownClient
 from face_engine.config import OidcConfig, StoreConfig
 from face_engine.provider import Provider
-from face_engine.store.lmdb_store import FaceStore
 from tests.helpers import ADMIN_TOKEN, NO_LIMITS, StubAccounts, post_form
+from tests.stores import open_test_store
 
 CB = "https://app.example.com/callback"
 
 
 @pytest.fixture
 def store(tmp_path):
-    store = FaceStore(tmp_path / "lmdb", StoreConfig())
+    store = open_test_store(tmp_path / "lmdb")
     yield store
     store.close()
 
 
+def provider_on(store, config: OidcConfig) -> Provider:
+    return Provider(store.oidc, store.users, store.audit, config)
+
+
 @pytest.fixture
 def provider(store) -> Provider:
-    return Provider(store, OidcConfig(retired_key_seconds=3600), StoreConfig())
+    return provider_on(store, OidcConfig(retired_key_seconds=3600))
 
 
 def grant(**fields) -> CodeGrant:
@@ -97,18 +101,24 @@ def test_a_replayed_code_revokes_its_token(provider):
     assert provider.grants.access("token") is None
 
 
-def test_codes_and_tokens_are_kept_only_as_hashes(provider, store):
+def test_codes_and_tokens_are_kept_only_as_hashes(tmp_path):
+    """Read from LMDB's bytes."""
     from face_engine import AccessGrant
+    from face_engine.store.lmdb import store_on
+    from face_engine.store.lmdb.database import LmdbDatabase
 
+    database = LmdbDatabase(tmp_path / "raw", StoreConfig())
+    provider = provider_on(store_on(database, StoreConfig()), OidcConfig())
     provider.grants.issue_code("visible-code", grant())
     provider.grants.save_token("visible-token", AccessGrant("app", 1, 0, "openid", 1e12))
-    with store.env.begin() as txn, txn.cursor(db=store.db("oidc")) as cursor:
+    with database.env.begin() as txn, txn.cursor(db=database.db("oidc")) as cursor:
         dump = b"".join(bytes(k) + bytes(v) for k, v in cursor)
     assert b"visible-code" not in dump and b"visible-token" not in dump
+    database.close()
 
 
 def test_rotation_keeps_the_old_key_published_for_a_while(store):
-    provider = Provider(store, OidcConfig(id_token_seconds=1, retired_key_seconds=1), StoreConfig())
+    provider = provider_on(store, OidcConfig(id_token_seconds=1, retired_key_seconds=1))
     first = provider.keys.signing_key()
     assert provider.keys.signing_key() == first  # made once, then kept
     second = provider.keys.rotate()

@@ -1,5 +1,5 @@
-"""Short-lived records (head-turn challenges, pending logins) in one of the store's tables:
-kept until taken (once) or stale.
+"""Short-lived records (head-turn challenges, pending logins) in one of the LMDB store's
+tables: kept until taken (once) or stale; ``ExpiringTable`` on LMDB.
 
 Each table has an expiry index beside it (``<table>_expiry``): key = the record's expiry in
 microseconds since the epoch, 8 bytes big-endian, then its id; value empty. LMDB keeps keys
@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import lmdb
 
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.interfaces import Purged
+from face_engine.store.lmdb.database import LmdbDatabase
 
 PURGE_BATCH = 64
 """Stale records dropped per put at most: more than one, so purging outpaces issuing."""
@@ -38,28 +38,20 @@ def expiry_key(expires_at: float, record_id: bytes = b"") -> bytes:
     return struct.pack(">Q", max(0, int(expires_at * 1_000_000))) + record_id
 
 
-@dataclass(frozen=True, slots=True)
-class Purged:
-    """What one purge did: records removed, index entries looked at (removed + at most one)."""
-
-    removed: int
-    looked_at: int
-
-
-class ChallengeRecords:
-    """Puts and takes challenge records; taking deletes the record and its index entry in the
-    same write transaction, so a record is taken once across processes."""
+class LmdbExpiring:
+    """Puts and takes the records of ``table``; taking deletes the record and its index entry
+    in the same write transaction, so a record is taken once across processes."""
 
     def __init__(
         self,
-        store: FaceStore,
-        table: str = "challenges",
+        database: LmdbDatabase,
+        table: str,
         expiry: Callable[[bytes], float] = json_expiry,
         purge_batch: int = PURGE_BATCH,
     ) -> None:
         """:param expiry: reads a stored record's expiry (epoch seconds); used by ``take``
         and to index a table written before the index existed."""
-        self.store = store
+        self.database = database
         self.table = table
         self.index = f"{table}_expiry"
         self.expiry = expiry
@@ -80,15 +72,14 @@ class ChallengeRecords:
         def put(txn: lmdb.Transaction) -> Purged:
             self._ensure_indexed(txn)
             purged = self._purge(txn, now)
-            table, index = self.store.db(self.table), self.store.db(self.index)
+            table, index = self.database.db(self.table), self.database.db(self.index)
             for record_id, record, expires_at in items:
                 raw_id = record_id.encode()
                 txn.put(raw_id, record, db=table)
                 txn.put(expiry_key(expires_at, raw_id), b"", db=index)
             return purged
 
-        self.store.db(self.table)
-        purged = self.store.write(put)
+        purged = self.database.write(put)
         self._indexed = True  # only once the transaction that set the flag committed
         return purged
 
@@ -98,36 +89,36 @@ class ChallengeRecords:
 
         def take(txn: lmdb.Transaction) -> bytes | None:
             raw_id = record_id.encode()
-            raw = txn.get(raw_id, db=self.store.db(self.table))
+            table = self.database.db(self.table)
+            raw = txn.get(raw_id, db=table)
             if raw is None:
                 return None
             raw = bytes(raw)
-            txn.delete(raw_id, db=self.store.db(self.table))
+            txn.delete(raw_id, db=table)
             try:
-                txn.delete(expiry_key(self.expiry(raw), raw_id), db=self.store.db(self.index))
+                txn.delete(expiry_key(self.expiry(raw), raw_id), db=self.database.db(self.index))
             except (ValueError, KeyError, TypeError):
                 pass  # an unreadable record: its entry (if any) goes when it expires
             return raw
 
-        self.store.db(self.table)
-        return self.store.write(take)
+        return self.database.write(take)
 
     def counts(self) -> tuple[int, int]:
         """(records, index entries) in the table (for tests and benches)."""
 
         def counts(txn: lmdb.Transaction) -> tuple[int, int]:
-            table, index = self.store.db(self.table), self.store.db(self.index)
+            table, index = self.database.db(self.table), self.database.db(self.index)
             return txn.stat(table)["entries"], txn.stat(index)["entries"]
 
-        return self.store.read(counts)
+        return self.database.read(counts)
 
     def _purge(self, txn: lmdb.Transaction, now: float) -> Purged:
         """Drop the records whose index entries say they expired before ``now``: from the
         index's start, stopping at the first live entry or after ``purge_batch``."""
-        table = self.store.db(self.table)
+        table = self.database.db(self.table)
         limit = expiry_key(now)
         removed = looked_at = 0
-        with txn.cursor(db=self.store.db(self.index)) as cursor:
+        with txn.cursor(db=self.database.db(self.index)) as cursor:
             cursor.first()
             while removed < self.purge_batch:
                 entry = bytes(cursor.key())  # empty past the last entry
@@ -147,10 +138,10 @@ class ChallengeRecords:
         if self._indexed:
             return
         flag = f"expiry_indexed:{self.table}".encode()
-        meta = self.store.db("meta")
+        meta = self.database.db("meta")
         if txn.get(flag, db=meta) is None:
-            index = self.store.db(self.index)
-            with txn.cursor(db=self.store.db(self.table)) as cursor:
+            index = self.database.db(self.index)
+            with txn.cursor(db=self.database.db(self.table)) as cursor:
                 for raw_id, raw in cursor:
                     try:
                         expires_at = self.expiry(bytes(raw))

@@ -1,35 +1,34 @@
-"""Replay memory: the signatures of each user's recent passed head turns (registration and
-successful logins), in the store's ``replays`` table, to refuse the same frames sent again.
+"""The replay memory in LMDB (``replays``): signatures of each user's recent passed head turns
+(registration and successful logins); ``ReplayTable``. How many and how long to keep them is
+the caller's (``head_turn.ReplayMemory``).
 
 Keys are the user id then the time in microseconds (8 + 8 bytes big-endian), so one user's
 entries are together, oldest first. Values are opaque bytes (``liveness.replay``'s signature).
-Each ``remember`` keeps at most ``keep`` entries per user, none older than ``keep_seconds``.
+Each ``remember`` keeps at most ``keep`` entries per user, none older than ``since``.
 """
 
 from __future__ import annotations
 
-import time
-
 import lmdb
 
-from face_engine.store.lmdb_store import FaceStore
-from face_engine.store.records import key
+from face_engine.store.lmdb.database import LmdbDatabase
+from face_engine.store.lmdb.layout import key
 
 
-class ReplayRecords:
-    def __init__(self, store: FaceStore, keep: int, keep_seconds: float) -> None:
-        self.store = store
-        self.keep = keep
-        self.keep_seconds = keep_seconds
+class LmdbReplays:
+    """``ReplayTable`` on an LMDB store."""
 
-    def recent(self, user_id: int, now: float | None = None) -> list[bytes]:
-        """``user_id``'s kept signatures within the retention age, oldest first."""
-        oldest = _micros((now or time.time()) - self.keep_seconds)
+    def __init__(self, database: LmdbDatabase) -> None:
+        self.database = database
+
+    def recent(self, user_id: int, since: float) -> list[bytes]:
+        """``user_id``'s signatures kept at or after ``since`` (epoch seconds), oldest first."""
+        oldest = _micros(since)
         prefix = key(user_id)
 
         def collect(txn: lmdb.Transaction) -> list[bytes]:
             found: list[bytes] = []
-            with txn.cursor(db=self.store.db("replays")) as cursor:
+            with txn.cursor(db=self.database.db("replays")) as cursor:
                 if not cursor.set_range(prefix):
                     return found
                 for raw_key, value in cursor:
@@ -40,16 +39,17 @@ class ReplayRecords:
                         found.append(bytes(value))
             return found
 
-        self.store.db("replays")
-        return self.store.read(collect)
+        return self.database.read(collect)
 
-    def remember(self, user_id: int, signature: bytes, now: float | None = None) -> None:
-        """Keep ``signature`` for ``user_id``; drop that user's entries past the limits."""
-        when = now or time.time()
+    def remember(
+        self, user_id: int, signature: bytes, when: float, keep: int, since: float
+    ) -> None:
+        """Keep ``signature`` for ``user_id``; drop that user's entries before ``since`` and
+        all but the newest ``keep``."""
         prefix = key(user_id)
 
         def put(txn: lmdb.Transaction) -> None:
-            db = self.store.db("replays")
+            db = self.database.db("replays")
             txn.put(prefix + _micros(when).to_bytes(8, "big"), signature, db=db)
             keys: list[bytes] = []
             with txn.cursor(db=db) as cursor:
@@ -59,15 +59,14 @@ class ReplayRecords:
                         if not raw_key.startswith(prefix):
                             break
                         keys.append(raw_key)
-            oldest = _micros(when - self.keep_seconds)
+            oldest = _micros(since)
             stale = [k for k in keys if int.from_bytes(k[8:], "big") < oldest]
             fresh = [k for k in keys if k not in stale]
-            stale += fresh[: max(0, len(fresh) - self.keep)]
+            stale += fresh[: max(0, len(fresh) - keep)]
             for stale_key in stale:
                 txn.delete(stale_key, db=db)
 
-        self.store.db("replays")
-        self.store.write(put)
+        self.database.write(put)
 
 
 def _micros(seconds: float) -> int:

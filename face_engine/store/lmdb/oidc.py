@@ -1,4 +1,4 @@
-"""The OpenID provider's records in the store's ``oidc`` table, one key prefix per kind.
+"""The OpenID provider's records in LMDB (``oidc``), one key prefix per kind; ``OidcTables``.
 
 - ``client:<client id>``: a registered application (JSON; its secret only as a hash)
 - ``code:<sha256 of the code>``: an authorization code, taken once, kept marked as used
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import lmdb
 
-from face_engine.store.lmdb_store import FaceStore
+from face_engine.store.interfaces import OidcTables, Record
+from face_engine.store.lmdb.database import LmdbDatabase
 
-Record = dict[str, Any]
 TABLE = "oidc"
 
 
@@ -30,15 +29,15 @@ class _PrefixedTable:
 
     prefix = b""
 
-    def __init__(self, store: FaceStore) -> None:
-        self.store = store
+    def __init__(self, database: LmdbDatabase) -> None:
+        self.database = database
 
     def _key(self, name: str) -> bytes:
         return self.prefix + name.encode()
 
     def _scan(self, txn: lmdb.Transaction) -> list[tuple[bytes, Record]]:
         found: list[tuple[bytes, Record]] = []
-        with txn.cursor(db=self.store.db(TABLE)) as cursor:
+        with txn.cursor(db=self.database.db(TABLE)) as cursor:
             if not cursor.set_range(self.prefix):
                 return found
             for raw_key, raw in cursor:
@@ -48,35 +47,33 @@ class _PrefixedTable:
         return found
 
     def get(self, name: str) -> Record | None:
-        db = self.store.db(TABLE)
-        raw = self.store.read(lambda txn: txn.get(self._key(name), db=db))
+        db = self.database.db(TABLE)
+        raw = self.database.read(lambda txn: txn.get(self._key(name), db=db))
         return None if raw is None else dict(json.loads(bytes(raw)))
 
     def put(self, name: str, record: Record) -> None:
-        db = self.store.db(TABLE)
+        db = self.database.db(TABLE)
         data = json.dumps(record).encode()
-        self.store.write(lambda txn: txn.put(self._key(name), data, db=db))
+        self.database.write(lambda txn: txn.put(self._key(name), data, db=db))
 
     def delete(self, name: str) -> bool:
-        db = self.store.db(TABLE)
-        return bool(self.store.write(lambda txn: txn.delete(self._key(name), db=db)))
+        db = self.database.db(TABLE)
+        return bool(self.database.write(lambda txn: txn.delete(self._key(name), db=db)))
 
     def all(self) -> list[Record]:
-        self.store.db(TABLE)
-        return [record for _, record in self.store.read(self._scan)]
+        return [record for _, record in self.database.read(self._scan)]
 
     def _put_pruning(self, name: str, record: Record, stale: Callable[[Record], bool]) -> None:
         """Write ``record``, dropping the records of this kind that ``stale`` says are dead."""
 
         def put(txn: lmdb.Transaction) -> None:
-            db = self.store.db(TABLE)
+            db = self.database.db(TABLE)
             for old_key, old in self._scan(txn):
                 if stale(old):
                     txn.delete(old_key, db=db)
             txn.put(self._key(name), json.dumps(record).encode(), db=db)
 
-        self.store.db(TABLE)
-        self.store.write(put)
+        self.database.write(put)
 
 
 class ClientRecords(_PrefixedTable):
@@ -86,9 +83,9 @@ class ClientRecords(_PrefixedTable):
 
     def create(self, client_id: str, record: Record) -> bool:
         """Add ``record`` unless ``client_id`` is taken; whether it was added."""
-        db = self.store.db(TABLE)
+        db = self.database.db(TABLE)
         data, name = json.dumps(record).encode(), self._key(client_id)
-        return bool(self.store.write(lambda txn: txn.put(name, data, db=db, overwrite=False)))
+        return bool(self.database.write(lambda txn: txn.put(name, data, db=db, overwrite=False)))
 
 
 class CodeRecords(_PrefixedTable):
@@ -105,7 +102,7 @@ class CodeRecords(_PrefixedTable):
         used, so that a replay is recognised until the code expires."""
 
         def take(txn: lmdb.Transaction) -> tuple[Record | None, bool]:
-            db = self.store.db(TABLE)
+            db = self.database.db(TABLE)
             raw = txn.get(self._key(code_hash), db=db)
             if raw is None:
                 return None, False
@@ -115,21 +112,19 @@ class CodeRecords(_PrefixedTable):
             txn.put(self._key(code_hash), json.dumps({**record, "used": True}).encode(), db=db)
             return record, False
 
-        self.store.db(TABLE)
-        return self.store.write(take)
+        return self.database.write(take)
 
     def attach_token(self, code_hash: str, token_hash: str) -> None:
         """Remember which access token the code was exchanged for (revoked on a replay)."""
 
         def attach(txn: lmdb.Transaction) -> None:
-            db = self.store.db(TABLE)
+            db = self.database.db(TABLE)
             raw = txn.get(self._key(code_hash), db=db)
             if raw is not None:
                 record = {**json.loads(bytes(raw)), "token": token_hash}
                 txn.put(self._key(code_hash), json.dumps(record).encode(), db=db)
 
-        self.store.db(TABLE)
-        self.store.write(attach)
+        self.database.write(attach)
 
 
 class TokenRecords(_PrefixedTable):
@@ -161,18 +156,17 @@ class KeyRecords(_PrefixedTable):
             current = [k for _, k in self._scan(txn) if k.get("retired_at") is None]
             if current:
                 return max(current, key=lambda k: k["created"])
-            txn.put(self._key(kid), json.dumps(record).encode(), db=self.store.db(TABLE))
+            txn.put(self._key(kid), json.dumps(record).encode(), db=self.database.db(TABLE))
             return record
 
-        self.store.db(TABLE)
-        return self.store.write(add)
+        return self.database.write(add)
 
     def rotate(self, kid: str, record: Record, now: float, drop_before: float) -> None:
         """Make ``record`` the key in use: the others are retired at ``now``; keys retired
         before ``drop_before`` are deleted."""
 
         def rotate(txn: lmdb.Transaction) -> None:
-            db = self.store.db(TABLE)
+            db = self.database.db(TABLE)
             for old_key, old in self._scan(txn):
                 retired = old.get("retired_at")
                 if retired is None:
@@ -181,5 +175,15 @@ class KeyRecords(_PrefixedTable):
                     txn.delete(old_key, db=db)
             txn.put(self._key(kid), json.dumps(record).encode(), db=db)
 
-        self.store.db(TABLE)
-        self.store.write(rotate)
+        self.database.write(rotate)
+
+
+def oidc_tables(database: LmdbDatabase) -> OidcTables:
+    """The provider's tables on one LMDB store."""
+    return OidcTables(
+        ClientRecords(database),
+        CodeRecords(database),
+        TokenRecords(database),
+        ConsentRecords(database),
+        KeyRecords(database),
+    )

@@ -1,4 +1,4 @@
-"""The audit log: login and registration attempts, kept in the store's ``audit`` table.
+"""The audit log in LMDB (``audit``): login and registration attempts; ``AuditTable``.
 
 Entries are JSON (time, client, action, outcome, user, distance: never photos or vectors)
 under increasing ids. Each append drops the oldest entries beyond the retention limits, a
@@ -12,17 +12,17 @@ from typing import Any
 
 import lmdb
 
-from face_engine.store.lmdb_store import FaceStore
-from face_engine.store.records import key, unkey
+from face_engine.store.lmdb.database import LmdbDatabase
+from face_engine.store.lmdb.layout import key, unkey
 
 PRUNE_BATCH = 100
 
 
-class AuditLog:
+class LmdbAudit:
     """Appends and pages through the audit table; ``keep`` entries, ``keep_seconds`` old."""
 
-    def __init__(self, store: FaceStore, keep: int, keep_seconds: float) -> None:
-        self.store = store
+    def __init__(self, database: LmdbDatabase, keep: int, keep_seconds: float) -> None:
+        self.database = database
         self.keep = keep
         self.keep_seconds = keep_seconds
 
@@ -30,8 +30,8 @@ class AuditLog:
         """Add ``entry`` (it has a ``time``); the new entry's id."""
 
         def append(txn: lmdb.Transaction) -> int:
-            db = self.store.db("audit")
-            entry_id = self.store.bump(txn, b"next_audit_id")
+            db = self.database.db("audit")
+            entry_id = self.database.bump(txn, b"next_audit_id")
             txn.put(key(entry_id), json.dumps(entry).encode(), db=db)
             count = txn.stat(db)["entries"]
             oldest_kept = entry["time"] - self.keep_seconds
@@ -45,15 +45,14 @@ class AuditLog:
                     dropped += 1
             return entry_id
 
-        self.store.db("audit")
-        return self.store.write(append)
+        return self.database.write(append)
 
     def entries(self, limit: int, before: int | None = None) -> list[dict[str, Any]]:
         """Up to ``limit`` entries, newest first, with ids below ``before`` when given."""
 
         def collect(txn: lmdb.Transaction) -> list[dict[str, Any]]:
             entries: list[dict[str, Any]] = []
-            with txn.cursor(db=self.store.db("audit")) as cursor:
+            with txn.cursor(db=self.database.db("audit")) as cursor:
                 found = cursor.set_range(key(before)) if before is not None else cursor.last()
                 if before is not None:
                     found = cursor.prev() if found else cursor.last()
@@ -62,5 +61,4 @@ class AuditLog:
                     found = cursor.prev()
             return entries
 
-        self.store.db("audit")
-        return self.store.read(collect)
+        return self.database.read(collect)
