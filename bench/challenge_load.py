@@ -153,8 +153,11 @@ def run_level(
     seconds: float,
     limit: int,
     timeout: float,
+    tally: Tally | None = None,
 ) -> tuple[Tally, float]:
-    tally = Tally(max_requests=limit, deadline=time.monotonic() + seconds)
+    """``concurrency`` clients logging in until ``seconds`` or ``limit`` logins, counted in
+    ``tally`` (a new one when None; a given one brings its own deadline and limit)."""
+    tally = tally or Tally(max_requests=limit, deadline=time.monotonic() + seconds)
 
     def work() -> None:
         with requests.Session() as client:

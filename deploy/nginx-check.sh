@@ -70,7 +70,7 @@ echo "10 GETs: $seen"
 case $seen in *one*two*) ;; *) echo "FAIL: not balanced over both"; exit 1 ;; esac
 one=$(get)
 echo "headers seen by an instance: $one"
-python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["xff"]=="203.0.113.7, 127.0.0.1" and d["proto"]=="http" and d["host"]=="127.0.0.1", d' "$one"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["xff"]=="203.0.113.7, 127.0.0.1" and d["proto"]=="http" and d["host"]=="127.0.0.1:18100", d' "$one"
 head -c 15000000 /dev/zero >"$WORK/big"
 code=$(curl -s -o "$WORK/up" -w '%{http_code}' -m 20 --data-binary @"$WORK/big" http://127.0.0.1:18100/api/login)
 echo "15 MB POST: $code $(cat "$WORK/up")"
