@@ -24,6 +24,8 @@ import psycopg
 from psycopg import conninfo
 from psycopg.pq import TransactionStatus
 
+from face_engine.errors import StoreUnavailable
+
 IDLE_CHECK_SECONDS = 30.0
 """An idle connection older than this is checked (one empty query) before it is handed out."""
 _INHERITED: list[psycopg.Connection] = []
@@ -85,8 +87,17 @@ class Pool:
         return process
 
     def connect(self) -> psycopg.Connection:
-        """A new connection of its own (autocommit), outside the pool."""
-        return psycopg.connect(self.dsn, autocommit=True)
+        """A new connection of its own (autocommit), outside the pool.
+
+        :raise StoreUnavailable: the server cannot be reached or refuses the connection."""
+        try:
+            return psycopg.connect(self.dsn, autocommit=True)
+        except psycopg.OperationalError as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise StoreUnavailable(
+                f"PostgreSQL at {public_dsn(self.dsn)} cannot be reached ({reason}); check "
+                "[store] postgres_dsn (FACE_LOGIN_STORE_POSTGRES_DSN) and that the server runs"
+            ) from e
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
