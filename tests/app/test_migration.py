@@ -45,7 +45,14 @@ def log_in(app, photo, name: str):
 
 
 def close(app) -> None:
-    app.extensions["face_login"].store.close()
+    """Close the service's store once its background rebuild (started by a registration) has
+    ended: that thread records its end in the store, which would open LMDB again in this
+    process, and the next service on the folder could not open it."""
+    accounts = app.extensions["face_login"]
+    accounts.index.wait_for_rebuild(timeout=120)
+    if accounts.migration is not None:
+        accounts.migration.matcher.search.wait_for_rebuild(timeout=120)
+    accounts.store.close()
 
 
 def drop_old_faces(data, monkeypatch, capsys, *extra: str) -> tuple[int, dict]:
