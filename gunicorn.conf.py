@@ -31,12 +31,18 @@ def checked_config() -> dict[str, Any]:
     """Read config.ini and the environment, check the store's model: what the master needs."""
     sys.path.insert(0, str(ROOT))
     from app.config import load_config
-    from face_engine import ConfigError, ModelMismatch, StoreOutdated, check_stored_model
+    from face_engine import (
+        ConfigError,
+        ModelMismatch,
+        StoreOutdated,
+        StoreUnavailable,
+        check_stored_model,
+    )
 
     try:
         settings, app_config = load_config(os.environ)
         model = check_stored_model(settings)
-    except (ConfigError, ModelMismatch, StoreOutdated) as error:
+    except (ConfigError, ModelMismatch, StoreOutdated, StoreUnavailable) as error:
         print(f"face-login: {error}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     return {

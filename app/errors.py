@@ -24,6 +24,7 @@ from face_engine import (
     NoFaceFound,
     NotRecognized,
     PendingLoginInvalid,
+    StoreUnavailable,
     TooManyFaces,
     UnknownClient,
     UnknownUser,
@@ -52,6 +53,7 @@ STATUS: dict[type[FaceEngineError], int] = {
     ClientExists: 409,
     UsernameRequired: 401,
     PendingLoginInvalid: 400,
+    StoreUnavailable: 503,
 }
 
 HTTP_CODES = {

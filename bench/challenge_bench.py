@@ -81,16 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         # runs the replay comparison against the registration's signature and passes it.
         user = accounts.register("ana", mirrored(frames), challenge(("right", "left")), "bench")
         accounts.rebuild()
-        kept = accounts.replays.records.recent(user.id)
+        records = accounts.replays.records
+        kept = records.recent(user.id, since=0.0)
+        keep = accounts.liveness.replay_keep
 
         def forget_logins() -> None:
             """The same frames log in every run: drop what the last run remembered."""
-            records = accounts.replays.records
-            records.keep = 0
-            records.remember(user.id, b"")  # drops the user's entries, this one included
-            records.keep = accounts.liveness.replay_keep
-            for raw in kept:
-                records.remember(user.id, raw)
+            now = time.time()
+            records.remember(user.id, b"", when=now, keep=0, since=0.0)  # drops them all
+            for k, raw in enumerate(kept, 1):  # LMDB keys them by time: one apart each
+                records.remember(user.id, raw, when=now + k / 1000, keep=keep, since=0.0)
 
         for _ in range(2):  # warm-up
             forget_logins()

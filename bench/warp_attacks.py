@@ -13,7 +13,9 @@ drift and the challenge's order. Families (bench/warp_families.py):
 
 - ``tps``, ``mesh``: the five points moved along a real head's trajectory by a thin-plate
   spline or a piecewise-affine mesh; ``relief20/30/40``: a 2.5-D relief of the photo turned
-  to that many degrees; ``squeeze``: half the face squeezed and the nose shifted;
+  to that many degrees; ``relief40soft``: the same at 40 degrees on a smoother relief (a
+  paraboloid and a broad nose: less drawn out, hardly folded), the attacker's next step
+  against ``stretched_picture``; ``squeeze``: half the face squeezed and the nose shifted;
 - ``replay-exact``, ``replay-reencoded``: a real clip logs in, then its frames are sent
   again as they were, or with noise, JPEG and a small shift.
 
@@ -58,6 +60,7 @@ FAMILIES = (
     "squeeze",
     "replay-exact",
     "replay-reencoded",
+    "relief40soft",
 )
 CLIPS = ("intel_female_headturn", "liveportrait_d3_turns")
 ORDERS = (("left", "right"), ("right", "left"))
@@ -157,8 +160,9 @@ def warped(
         return frames
     angles = _angle_schedule(steps, count, rng)
     if family.startswith("relief"):
-        most = float(family.removeprefix("relief"))
-        depth = wf.relief_depth(victim.frame.shape[:2], victim.landmarks)
+        soft = family.endswith("soft")
+        most = float(family.removeprefix("relief").removesuffix("soft"))
+        depth = wf.relief_depth(victim.frame.shape[:2], victim.landmarks, soft)
         depth *= np.float32(rng.uniform(0.8, 1.3))
         axis = float(victim.landmarks[:, 0].mean())
         for k, a in enumerate(angles):

@@ -134,19 +134,24 @@ def mesh_warp(image: BGRImage, source: Points, target: Points) -> BGRImage:
     )
 
 
-def relief_depth(shape: tuple[int, int], landmarks: Points) -> NDArray[np.float32]:
+def relief_depth(
+    shape: tuple[int, int], landmarks: Points, soft: bool = False
+) -> NDArray[np.float32]:
     """A 2.5-D face: an ellipsoid over the face (edges back) and a nose ridge forward, in
-    pixels towards the camera."""
+    pixels towards the camera. ``soft``: a paraboloid (no vertical wall at the rim) and a nose
+    ridge almost twice as broad, so that a 40-degree turn draws out and folds far less."""
     height, width = shape
     eye = float(np.linalg.norm(landmarks[1] - landmarks[0]))
     centre = landmarks.mean(axis=0) + np.array([0.0, 0.1 * eye], np.float32)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     u = (xs - centre[0]) / (1.5 * eye)
     v = (ys - centre[1]) / (2.0 * eye)
-    dome = np.sqrt(np.clip(1.0 - u**2 - v**2, 0.0, 1.0)) * (1.1 * eye)
+    inside = np.clip(1.0 - u**2 - v**2, 0.0, 1.0)
+    dome = (inside if soft else np.sqrt(inside)) * (1.1 * eye)
     nose = landmarks[2]
+    width = (0.4 if soft else 0.22) * eye
     ridge = np.exp(
-        -(((xs - nose[0]) / (0.22 * eye)) ** 2) - (((ys - nose[1] + 0.25 * eye) / (0.5 * eye)) ** 2)
+        -(((xs - nose[0]) / width) ** 2) - (((ys - nose[1] + 0.25 * eye) / (0.5 * eye)) ** 2)
     )
     return np.asarray(dome + 0.45 * eye * ridge, np.float32)
 

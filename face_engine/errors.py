@@ -74,6 +74,13 @@ class StoreOutdated(FaceEngineError):
     message = "the data directory was written by an incompatible version"
 
 
+class StoreUnavailable(FaceEngineError):
+    """The store's database cannot be reached (PostgreSQL down, a wrong DSN)."""
+
+    code = "store_unavailable"
+    message = "the account database cannot be reached; try again shortly"
+
+
 class ModelMismatch(FaceEngineError):
     code = "model_mismatch"
     message = "the stored faces were made by another model than the configured one"

@@ -33,6 +33,7 @@ from face_engine.liveness import (
 )
 from face_engine.liveness.replay import ClipSignature, clip_signature, repeated_fraction
 from face_engine.liveness.sheet import step_residuals
+from face_engine.liveness.stretch import step_stretch
 from face_engine.liveness.yaw import yaw_proxy
 from face_engine.store.interfaces import ExpiringTable, ReplayTable
 from face_engine.types import BGRImage, Box, Face
@@ -174,11 +175,31 @@ class HeadTurnCheck:
         residuals = step_residuals(frames, boxes, yaws, list(steps))
         if min(residuals.values(), default=0.0) < self.config.min_remap_residual:
             raise LivenessFailed(DETAILS["warped_picture"], reason="warped_picture")
+        if self._stretched(frames, found, yaws, steps):
+            raise LivenessFailed(DETAILS["stretched_picture"], reason="stretched_picture")
         picks = identity_frames(result, steps, self.config.yaw_needed)
         identity = [(frames[i], face) for i in picks if (face := found[i]) is not None]
         marks = [None if face is None else face.landmarks for face in found]
         yaws = [None if points is None else yaw_proxy(points) for points in marks]
         return HeadTurn(result, identity, clip_signature(frames, marks, yaws))
+
+    def _stretched(
+        self,
+        frames: Sequence[BGRImage],
+        found: list[Face | None],
+        yaws: list[float | None],
+        steps: tuple[str, ...],
+    ) -> bool:
+        """Whether a step's turned face is the frontal one drawn out sideways
+        (``liveness/stretch.py``; ``[liveness] max_streak_gain``, ``max_side_streak_loss``)."""
+        gain, loss = self.config.max_streak_gain, self.config.max_side_streak_loss
+        if gain == 0 and loss == 0:
+            return False
+        faces = [None if face is None else (face.box, face.landmarks) for face in found]
+        figures = step_stretch(frames, faces, yaws, list(steps)).values()
+        return any(
+            (gain > 0 and f.gain > gain) or (loss > 0 and f.side_change < -loss) for f in figures
+        )
 
 
 class ReplayMemory:

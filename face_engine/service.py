@@ -45,12 +45,9 @@ def search_for(settings: Settings, store: Store, model: ModelIdentity) -> FaceSe
     """The 1:N search over ``model``'s faces: on LMDB, this host's index under
     ``<data>/index/<model tag>``; on PostgreSQL, the backend's own."""
     if store.backend == "postgres":
-        from face_engine.store.postgres import (  # type: ignore[import-not-found, unused-ignore]
-            search_for as postgres_search_for,
-        )
+        from face_engine.index.pgvector import search_for as pgvector_search_for
 
-        search: FaceSearch = postgres_search_for(store, settings.index, model)
-        return search
+        return pgvector_search_for(store, settings.index, model)
     return index_for(store.faces, store.jobs, settings.data.dir / "index", settings.index, model)
 
 

@@ -8,6 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
+from tests.postgres import (  # noqa: F401 - fixtures: a real PostgreSQL, FACE_TEST_STORE
+    _suite_store,
+    _suite_store_per_module,
+    _suite_store_per_test,
+    postgres_dsn,
+    postgres_server,
+)
 
 FACE_DATA = Path(os.environ.get("FACE_TEST_DATA", ROOT.parent / "shared" / "faces")).resolve()
 

@@ -197,6 +197,12 @@ class LivenessConfig:
     # back to the frontal one: a photo warped in software is explained by the flow, a turning
     # head is not (docs/liveness.md). 0 switches the check off.
     min_remap_residual: float = 3.2
+    # A turned face drawn out sideways like a relief of one photo (liveness/stretch.py): the
+    # most that the share of horizontal smears may grow over the frontal frame, and the most
+    # that it may fall in the band beyond the outer eye on the side that comes into view.
+    # 0 switches either figure off.
+    max_streak_gain: float = 0.012
+    max_side_streak_loss: float = 0.015
     replay_keep: int = 0  # off as shipped (config.ini says why); 5 with live cameras only
     replay_days: int = 30
     replay_tolerance: float = 0.1
@@ -213,6 +219,8 @@ class LivenessConfig:
             raise ValueError("detect_every and challenge_seconds must be at least 1")
         if self.replay_keep < 0 or self.replay_days < 0:
             raise ValueError("replay_keep and replay_days must be at least 0")
+        if self.max_streak_gain < 0 or self.max_side_streak_loss < 0:
+            raise ValueError("max_streak_gain and max_side_streak_loss must be at least 0")
         if self.replay_tolerance < 0 or not 0.0 < self.replay_fraction <= 1.0:
             raise ValueError("replay_tolerance must be >= 0 and replay_fraction in (0, 1]")
 

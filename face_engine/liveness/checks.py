@@ -32,6 +32,9 @@ DETAILS = {
     "flat_picture": "we could not confirm a live face: turn your own head in front of the camera",
     "wrong_order": "turn your head in the order asked: {order}",
     "warped_picture": "we could not confirm a live face: turn your own head in front of the camera",
+    "stretched_picture": (
+        "we could not confirm a live face: turn your own head in front of the camera"
+    ),
     "replayed": "these frames were sent before: log in live, in front of your camera",
 }
 

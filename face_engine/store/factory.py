@@ -13,12 +13,9 @@ def open_store(config: StoreConfig, data_dir: Path) -> Store:
     """LMDB in ``<data_dir>/lmdb``, or the PostgreSQL database of ``postgres_dsn`` (its
     client is imported only then, so LMDB needs no PostgreSQL library)."""
     if config.backend == "postgres":
-        from face_engine.store.postgres import (  # type: ignore[import-not-found, unused-ignore]
-            open_postgres_store,
-        )
+        from face_engine.store.postgres import open_postgres_store
 
-        store: Store = open_postgres_store(config)
-        return store
+        return open_postgres_store(config)
     from face_engine.store.lmdb import open_lmdb_store
 
     return open_lmdb_store(data_dir / "lmdb", config)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from face_engine.config import ConfigError, load_settings
+from tests.postgres import lmdb_only
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +66,7 @@ def test_bad_value_names_the_key(tmp_path):
         ("", {"FACE_LOGIN_STORE_POSTGRES_POOL_SIZE": "0"}, "postgres_pool_size must be at"),
     ],
 )
+@lmdb_only  # the PostgreSQL pass configures the store beneath every configuration read
 def test_mistakes_stop_with_one_line_naming_them(tmp_path, text, env, named):
     """A misspelt key is never silently ignored (the hardening issue)."""
     from app.config import load_config
@@ -84,6 +86,7 @@ def test_decode_limits_are_checked(key, value):
         load_settings(ROOT / "config.ini", {f"FACE_LOGIN_{key}": value})
 
 
+@lmdb_only
 def test_the_store_backend_is_lmdb_unless_configured(settings):
     assert settings.store.backend == "lmdb" and settings.store.postgres_dsn == ""
     env = {

@@ -19,6 +19,7 @@ from face_engine.index.face_index import FaceIndex
 from face_engine.matching import Match, Matcher
 from face_engine.store.interfaces import Store
 from tests.helpers import ROOT
+from tests.postgres import lmdb_only
 from tests.stores import open_test_store
 
 THRESHOLD = 0.85
@@ -217,6 +218,7 @@ def test_many_fresh_faces_start_a_background_rebuild(tmp_path, gen):
 
 
 @pytest.mark.slow
+@lmdb_only
 def test_killed_rebuild_leaves_old_index_answering(tmp_path, gen):
     store, index = make(tmp_path)
     centres = populate(store, gen, 20)

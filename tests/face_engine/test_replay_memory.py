@@ -64,14 +64,16 @@ def test_an_lmdb_folder_from_before_the_replay_table_opens(tmp_path):
 def test_retention_keeps_the_newest_per_user_within_the_age(store):
     """Kept: the newest 3 per user, none from before ``since`` (the caller's now - 100 s)."""
     replays = store.replays
+    one = store.users.create_user("ada", [(unit(1), 0.9)], SYNTHETIC_MODEL).id
+    two = store.users.create_user("bob", [(unit(2), 0.9)], SYNTHETIC_MODEL).id
     for k in range(5):
-        replays.remember(1, f"a{k}".encode(), when=1000.0 + k, keep=3, since=900.0 + k)
-    replays.remember(2, b"b0", when=1000.0, keep=3, since=900.0)
-    assert replays.recent(1, since=905.0) == [b"a2", b"a3", b"a4"]
-    assert replays.recent(2, since=905.0) == [b"b0"]
-    assert replays.recent(1, since=1002.5) == [b"a3", b"a4"]  # a2 is older than 100 s now
-    replays.remember(1, b"a5", when=1200.0, keep=3, since=1100.0)  # the old ones dropped
-    assert replays.recent(1, since=0.0) == [b"a5"]
+        replays.remember(one, f"a{k}".encode(), when=1000.0 + k, keep=3, since=900.0 + k)
+    replays.remember(two, b"b0", when=1000.0, keep=3, since=900.0)
+    assert replays.recent(one, since=905.0) == [b"a2", b"a3", b"a4"]
+    assert replays.recent(two, since=905.0) == [b"b0"]
+    assert replays.recent(one, since=1002.5) == [b"a3", b"a4"]  # a2 is older than 100 s now
+    replays.remember(one, b"a5", when=1200.0, keep=3, since=1100.0)  # the old ones dropped
+    assert replays.recent(one, since=0.0) == [b"a5"]
 
 
 def test_deleting_a_user_forgets_their_turns(store):

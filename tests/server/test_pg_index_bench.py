@@ -41,3 +41,22 @@ def test_pg_index_bench_on_a_real_postgresql(tmp_path: Path):
     assert result["lmdb_read"]["rows"] == 3000
     # Its own folder is gone (pgserver keeps its lock in runtime-<uid>, shared by design).
     assert list(tmp_path.glob("pg-index-bench-*")) == []
+
+
+@pytest.mark.slow
+def test_pg_store_bench_registers_searches_and_rebuilds_through_the_store(tmp_path: Path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.pg_store_bench", "--faces", "400", "--queries", "30",
+         "--writers", "2"],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["faces"] == 400 and result["writers"] == 2
+    assert result["recall_at_1_user"] == 1.0  # an exact scan at this size
+    assert result["manifest_version"] == 1 and result["index_bytes"] > 0
+    assert list(tmp_path.glob("pg-store-bench-*")) == []
