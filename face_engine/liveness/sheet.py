@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from face_engine.liveness.yaw import Box
+from face_engine.liveness.yaw import Box, step_frames
 from face_engine.types import BGRImage
 
 SIDE = 96
@@ -68,15 +68,13 @@ def step_residuals(
 ) -> dict[str, float]:
     """Per step, ``remap_residual`` from the most frontal frame to the frame turned furthest
     towards that step's side (the nose to the image's left for "left")."""
-    seen = [i for i, (b, y) in enumerate(zip(boxes, yaws, strict=True)) if b and y is not None]
-    if not seen:
+    chosen = step_frames([b is not None for b in boxes], yaws, steps)
+    if chosen is None:
         return {}
-    rc = np.array([yaws[i] for i in seen], np.float64)
-    frontal = seen[int(np.argmin(np.abs(rc)))]
+    frontal, turned = chosen
     found: dict[str, float] = {}
-    for step in dict.fromkeys(steps):
-        turned = seen[int(np.argmin(rc) if step == "left" else np.argmax(rc))]
-        box_f, box_t = boxes[frontal], boxes[turned]
+    for step, i in turned.items():
+        box_f, box_t = boxes[frontal], boxes[i]
         assert box_f is not None and box_t is not None
-        found[step] = remap_residual(frames[frontal], box_f, frames[turned], box_t)
+        found[step] = remap_residual(frames[frontal], box_f, frames[i], box_t)
     return found

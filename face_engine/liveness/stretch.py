@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from face_engine.liveness.yaw import Box
+from face_engine.liveness.yaw import Box, step_frames
 from face_engine.types import BGRImage
 
 SIDE = 64
@@ -118,15 +118,13 @@ def step_stretch(
 ) -> dict[str, Stretch]:
     """Per step, ``stretch`` from the most frontal frame to the frame turned furthest towards
     that step's side (the frames ``sheet.step_residuals`` compares)."""
-    seen = [i for i, (f, y) in enumerate(zip(faces, yaws, strict=True)) if f and y is not None]
-    if not seen:
+    chosen = step_frames([f is not None for f in faces], yaws, steps)
+    if chosen is None:
         return {}
-    rc = np.array([yaws[i] for i in seen], np.float64)
-    frontal = seen[int(np.argmin(np.abs(rc)))]
+    frontal, turned = chosen
     found: dict[str, Stretch] = {}
-    for step in dict.fromkeys(steps):
-        turned = seen[int(np.argmin(rc) if step == "left" else np.argmax(rc))]
-        face_f, face_t = faces[frontal], faces[turned]
+    for step, i in turned.items():
+        face_f, face_t = faces[frontal], faces[i]
         assert face_f is not None and face_t is not None
-        found[step] = stretch(frames[frontal], face_f, frames[turned], face_t, step)
+        found[step] = stretch(frames[frontal], face_f, frames[i], face_t, step)
     return found

@@ -7,6 +7,7 @@ nose, mouth_left, mouth_right.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,3 +57,21 @@ def face_proportion(landmarks: NDArray[np.floating], box: Box) -> float:
     eyes_to_mouth = float(np.dot((points[3] + points[4] - points[0] - points[1]) / 2.0, across))
     height = math.sqrt(max(eyes_to_mouth, 1e-6) * max(box[3], 1e-6))
     return (eye_distance + mouth_width) / 2.0 / height
+
+
+def step_frames(
+    seen: Sequence[bool], yaws: Sequence[float | None], steps: Sequence[str]
+) -> tuple[int, dict[str, int]] | None:
+    """The frames a turn's pixels are compared on: the most frontal frame with a face, and per
+    step the one turned furthest towards its side (the nose to the image's left for "left");
+    None when no frame has both a face and a yaw."""
+    usable = [i for i, (s, y) in enumerate(zip(seen, yaws, strict=True)) if s and y is not None]
+    if not usable:
+        return None
+    rc = np.array([yaws[i] for i in usable], np.float64)
+    frontal = usable[int(np.argmin(np.abs(rc)))]
+    turned = {
+        step: usable[int(np.argmin(rc) if step == "left" else np.argmax(rc))]
+        for step in dict.fromkeys(steps)
+    }
+    return frontal, turned
